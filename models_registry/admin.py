@@ -1,0 +1,144 @@
+"""The owners' admin: each owner sees and edits only the models they own or back up.
+
+Every save is also an audit event with before/after values (``configuration_change_record``);
+simple-history's views show the field-level history of each object.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Q
+from simple_history.admin import SimpleHistoryAdmin
+
+from audit.actors import Actor
+from models_registry.models import MLModel, ModelVersion, RoutingPolicy, ServiceKey
+from models_registry.services import (
+    configuration_change_record,
+    service_key_revoke,
+    snapshot,
+)
+
+
+def owned_models_q(user, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}owner": user}) | Q(**{f"{prefix}backup_owner": user})
+
+
+class AuditedAdminMixin:
+    """Records each admin save as an audit event in the same transaction as the change."""
+
+    def save_model(self, request, obj, form, change):
+        before = None
+        if change and obj.pk:
+            before = snapshot(type(obj).objects.get(pk=obj.pk))
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            configuration_change_record(
+                actor=Actor.user(request.user), instance=obj, before=before, created=not change
+            )
+
+    def save_formset(self, request, form, formset, change):
+        befores = {
+            f.instance.pk: snapshot(type(f.instance).objects.get(pk=f.instance.pk))
+            for f in formset.forms
+            if f.instance.pk and f.has_changed()
+        }
+        with transaction.atomic():
+            instances = formset.save()
+            for instance in instances:
+                configuration_change_record(
+                    actor=Actor.user(request.user),
+                    instance=instance,
+                    before=befores.get(instance.pk),
+                    created=instance.pk not in befores,
+                )
+
+
+class OwnerScopedAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+    owner_path = ""
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(owned_models_q(request.user, self.owner_path)).distinct()
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        # Models, versions and keys are referenced by predictions and the audit trail:
+        # retire or revoke them instead.
+        return False
+
+
+class RoutingPolicyInline(admin.StackedInline):
+    model = RoutingPolicy
+    can_delete = False
+    extra = 1
+    max_num = 1
+
+
+@admin.register(MLModel)
+class MLModelAdmin(OwnerScopedAdmin):
+    list_display = ["slug", "name", "owner", "backup_owner", "required_signoffs", "updated_at"]
+    search_fields = ["slug", "name"]
+    owner_path = ""
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug", "created_at", "updated_at"] if obj else ["created_at", "updated_at"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if not request.user.is_superuser and "owner" in form.base_fields and obj is None:
+            form.base_fields["owner"].initial = request.user.pk
+        return form
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(OwnerScopedAdmin):
+    list_display = ["__str__", "status", "created_at", "activated_at"]
+    list_filter = ["status", "model"]
+    search_fields = ["label", "model__slug"]
+    readonly_fields = ["status", "activated_at", "created_at", "updated_at", "registered_by"]
+    inlines = [RoutingPolicyInline]
+    owner_path = "model__"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "model" and not request.user.is_superuser:
+            kwargs["queryset"] = MLModel.objects.filter(owned_models_q(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.registered_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ServiceKey)
+class ServiceKeyAdmin(OwnerScopedAdmin):
+    list_display = ["name", "prefix", "scopes", "created_at", "revoked_at", "last_used_at"]
+    readonly_fields = ["prefix", "created_by", "created_at", "revoked_at", "last_used_at"]
+    fields = ["name", "ml_models", "scopes", *readonly_fields]
+    actions = ["revoke"]
+    owner_path = "ml_models__"
+
+    def has_add_permission(self, request):
+        # The secret is shown once, on the command line: manage.py create_service_key.
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        revoked = sum(
+            service_key_revoke(key=key, actor=Actor.user(request.user)) for key in queryset
+        )
+        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)

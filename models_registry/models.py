@@ -1,0 +1,271 @@
+"""Registered models, their versions, routing policies and the service keys that call them.
+
+Single-row rules live here (a contract must be a valid JSON Schema, one active version per
+model); anything that writes several rows or an audit event lives in ``services.py``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from models_registry import contracts
+
+
+class MLModel(models.Model):
+    """A model in production, owned by one named person."""
+
+    slug = models.SlugField(
+        max_length=64,
+        unique=True,
+        help_text="Stable identifier used in API paths and audit chains; cannot change.",
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="owned_models",
+        help_text="The one person answerable for this model in production.",
+    )
+    backup_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="backed_up_models",
+        null=True,
+        blank=True,
+    )
+    required_signoffs = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="Approvals from different people needed before a new version goes live.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = "model"
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def clean(self) -> None:
+        if self.backup_owner_id and self.backup_owner_id == self.owner_id:
+            raise ValidationError({"backup_owner": "The backup owner must be another person."})
+
+    @property
+    def active_version(self) -> ModelVersion | None:
+        return self.versions.filter(status=VersionStatus.ACTIVE).first()
+
+
+class VersionStatus(models.TextChoices):
+    CANDIDATE = "candidate", "Candidate"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class ModelVersion(models.Model):
+    """One trained artefact of a model, with the contract its inputs must meet."""
+
+    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="versions")
+    label = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=16, choices=VersionStatus.choices, default=VersionStatus.CANDIDATE
+    )
+    input_contract = models.JSONField(
+        default=contracts.empty_object_schema,
+        blank=True,
+        help_text="JSON Schema (draft 2020-12) for the prediction's inputs.",
+    )
+    output_spec = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="JSON Schema (draft 2020-12) for the model's output, e.g. allowed labels.",
+    )
+    metrics = models.JSONField(default=dict, blank=True, help_text="Evaluation metrics.")
+    artifact_uri = models.CharField(max_length=500, blank=True)
+    training_data_ref = models.CharField(max_length=500, blank=True)
+    code_version = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True, help_text="Model card notes.")
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="registered_versions",
+        null=True,
+        blank=True,
+    )
+    registered_by_key = models.ForeignKey(
+        "models_registry.ServiceKey",
+        on_delete=models.PROTECT,
+        related_name="registered_versions",
+        null=True,
+        blank=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["model", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "label"], name="version_label_unique"),
+            models.UniqueConstraint(
+                fields=["model"],
+                condition=Q(status="active"),
+                name="one_active_version_per_model",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.slug}@{self.label}"
+
+    def save(self, *args, **kwargs):
+        # The admin calls clean(); services and shells may not. An invalid contract would
+        # make every later prediction fail, so it is refused at the last possible moment too.
+        for field in ("input_contract", "output_spec"):
+            problem = contracts.schema_problem(getattr(self, field))
+            if problem:
+                raise ValidationError(
+                    {field: f"Not a valid JSON Schema (draft 2020-12): {problem}"}
+                )
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        errors = {}
+        for field in ("input_contract", "output_spec"):
+            problem = contracts.schema_problem(getattr(self, field))
+            if problem:
+                errors[field] = f"Not a valid JSON Schema (draft 2020-12): {problem}"
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def validator(self) -> contracts.CompiledContract:
+        """The compiled input and output validators, built once per version per process."""
+        return contracts.compiled(self.pk, self.updated_at, self.input_contract, self.output_spec)
+
+
+class OnContractViolation(models.TextChoices):
+    REVIEW = "review", "Store and send to review"
+    REJECT = "reject", "Store as rejected and answer 422"
+
+
+class RoutingPolicy(models.Model):
+    """When a prediction of this version goes to a person, and how urgently."""
+
+    version = models.OneToOneField(
+        ModelVersion, on_delete=models.CASCADE, related_name="routing_policy"
+    )
+    confidence_threshold = models.FloatField(
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A confidence below this goes to review; equal to it does not.",
+    )
+    value_threshold = models.DecimalField(
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="A value_amount at or above this goes to review. Empty: no value rule.",
+    )
+    sample_rate = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of otherwise auto-accepted predictions sent to review as an audit "
+        "sample, decided from a hash of the external id so a replay routes the same way.",
+    )
+    on_contract_violation = models.CharField(
+        max_length=16, choices=OnContractViolation.choices, default=OnContractViolation.REVIEW
+    )
+    high_value_priority = models.PositiveSmallIntegerField(default=100)
+    contract_violation_priority = models.PositiveSmallIntegerField(default=60)
+    low_confidence_priority = models.PositiveSmallIntegerField(default=50)
+    random_sample_priority = models.PositiveSmallIntegerField(default=10)
+    sla_seconds = models.PositiveIntegerField(
+        default=4 * 3600, help_text="How long a review item may wait before it is overdue."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "routing policies"
+
+    def __str__(self) -> str:
+        return f"routing policy of {self.version}"
+
+    def as_api_dict(self) -> dict:
+        return {
+            "confidence_threshold": self.confidence_threshold,
+            "value_threshold": None if self.value_threshold is None else str(self.value_threshold),
+            "sample_rate": self.sample_rate,
+            "on_contract_violation": self.on_contract_violation,
+            "priority": {
+                "high_value": self.high_value_priority,
+                "contract_violation": self.contract_violation_priority,
+                "low_confidence": self.low_confidence_priority,
+                "random_sample": self.random_sample_priority,
+            },
+            "sla_seconds": self.sla_seconds,
+        }
+
+    @property
+    def value_threshold_decimal(self) -> Decimal | None:
+        return self.value_threshold
+
+
+class ServiceKeyScope(models.TextChoices):
+    INTAKE = "intake", "Send predictions and outcomes"
+    PIPELINE = "pipeline", "Register candidate versions and baselines"
+    EXPORT = "export", "Export the audit trail"
+
+
+class ServiceKeyQuerySet(models.QuerySet):
+    def usable(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ServiceKey(models.Model):
+    """A credential for a program. Only a SHA-256 of the secret is kept."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=16, editable=False, help_text="First characters, to recognise the key."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    ml_models = models.ManyToManyField(MLModel, related_name="service_keys", verbose_name="models")
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(m2m_fields=[ml_models])
+
+    objects = ServiceKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

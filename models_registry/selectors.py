@@ -1,0 +1,48 @@
+"""Reads of the registry, and the one place that decides who may see which model."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from models_registry.authentication import ServicePrincipal
+from models_registry.models import MLModel, ModelVersion, VersionStatus
+
+
+def models_visible_to(principal) -> QuerySet[MLModel]:
+    """Models a service key is scoped to, or a person owns or backs up (all for superusers)."""
+    models = MLModel.objects.select_related("owner", "backup_owner")
+    if isinstance(principal, ServicePrincipal):
+        return models.filter(service_keys=principal.key)
+    if principal is None or not principal.is_authenticated:
+        return models.none()
+    if principal.is_superuser:
+        return models
+    return models.filter(Q(owner=principal) | Q(backup_owner=principal)).distinct()
+
+
+def model_for_request(principal, slug: str, *, scope: str | None = None) -> MLModel:
+    """The model named in a URL, or the API error a caller should get.
+
+    Unknown slug: 404. Known but not the caller's, or the key lacks ``scope``: 403.
+    """
+    model = MLModel.objects.filter(slug=slug).select_related("owner", "backup_owner").first()
+    if model is None:
+        raise NotFound(f"No model with slug '{slug}'.")
+    if isinstance(principal, ServicePrincipal):
+        # The authentication step prefetched the key's models: no extra query per request.
+        allowed = any(m.pk == model.pk for m in principal.key.ml_models.all())
+    else:
+        allowed = models_visible_to(principal).filter(pk=model.pk).exists()
+    if not allowed:
+        raise PermissionDenied(f"You may not use model '{slug}'.")
+    if scope and isinstance(principal, ServicePrincipal) and not principal.key.has_scope(scope):
+        raise PermissionDenied(f"This service key lacks the '{scope}' scope.")
+    return model
+
+
+def active_versions_for(models) -> dict[int, ModelVersion]:
+    versions = ModelVersion.objects.filter(
+        model__in=models, status=VersionStatus.ACTIVE
+    ).select_related("routing_policy")
+    return {v.model_id: v for v in versions}
