@@ -46,6 +46,39 @@ class MLModel(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(10)],
         help_text="Approvals from different people needed before a new version goes live.",
     )
+    reviewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="reviewable_models",
+        blank=True,
+        help_text="People who may work this model's review queue (the owners may too).",
+    )
+    approvers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="approvable_models",
+        blank=True,
+        help_text="People, besides the owners, who may sign off a new version.",
+    )
+    lease_seconds = models.PositiveIntegerField(
+        default=600, help_text="How long a reviewer holds a claimed item before it returns."
+    )
+    alert_escalation_seconds = models.PositiveIntegerField(
+        default=3600,
+        help_text="An alert not acknowledged within this time goes to the backup owner.",
+    )
+    review_hourly_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("60.00"),
+        help_text="Cost of one reviewer hour, for the review economics dashboard.",
+    )
+    callback_url = models.URLField(
+        blank=True, help_text="Where final decisions are POSTed (signed) for the scoring service."
+    )
+    callback_secret = models.CharField(max_length=200, blank=True)
+    pipeline_webhook_url = models.URLField(
+        blank=True, help_text="Where retraining requests are POSTed for the training pipeline."
+    )
+    pipeline_webhook_secret = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -195,6 +228,23 @@ class RoutingPolicy(models.Model):
     sla_seconds = models.PositiveIntegerField(
         default=4 * 3600, help_text="How long a review item may wait before it is overdue."
     )
+    second_review_value_threshold = models.DecimalField(
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="A value_amount at or above this needs two decisions from two people.",
+    )
+    on_sla_breach = models.CharField(
+        max_length=32,
+        choices=[
+            ("escalate", "Escalate to the owner only"),
+            ("accept_model_output", "Accept the model's output"),
+            ("reject", "Reject the prediction"),
+        ],
+        default="escalate",
+        help_text="What happens to an item past its due time, besides escalation.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
@@ -218,6 +268,10 @@ class RoutingPolicy(models.Model):
                 "random_sample": self.random_sample_priority,
             },
             "sla_seconds": self.sla_seconds,
+            "second_review_value_threshold": None
+            if self.second_review_value_threshold is None
+            else str(self.second_review_value_threshold),
+            "on_sla_breach": self.on_sla_breach,
         }
 
     @property

@@ -10,7 +10,8 @@ from models_registry.models import MLModel, ModelVersion, VersionStatus
 
 
 def models_visible_to(principal) -> QuerySet[MLModel]:
-    """Models a service key is scoped to, or a person owns or backs up (all for superusers)."""
+    """Models a service key is scoped to, or a person owns, backs up, reviews or approves
+    (all of them for superusers)."""
     models = MLModel.objects.select_related("owner", "backup_owner")
     if isinstance(principal, ServicePrincipal):
         return models.filter(service_keys=principal.key)
@@ -18,7 +19,12 @@ def models_visible_to(principal) -> QuerySet[MLModel]:
         return models.none()
     if principal.is_superuser:
         return models
-    return models.filter(Q(owner=principal) | Q(backup_owner=principal)).distinct()
+    return models.filter(
+        Q(owner=principal)
+        | Q(backup_owner=principal)
+        | Q(reviewers=principal)
+        | Q(approvers=principal)
+    ).distinct()
 
 
 def model_for_request(principal, slug: str, *, scope: str | None = None) -> MLModel:
