@@ -188,3 +188,6 @@ LOGGING = {
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Keyed hash for personal data shown masked in the reviewer UI and in exports.
+PII_HASH_KEY = env.str("PII_HASH_KEY", default=SECRET_KEY)

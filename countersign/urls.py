@@ -8,4 +8,5 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("reviewapp.api.urls")),
+    path("api/v1/", include("models_registry.api.urls")),
 ]
