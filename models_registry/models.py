@@ -16,6 +16,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from models_registry import contracts
+from models_registry.history import history_user
 
 
 class MLModel(models.Model):
@@ -82,7 +83,7 @@ class MLModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         ordering = ["slug"]
@@ -147,7 +148,7 @@ class ModelVersion(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     activated_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         ordering = ["model", "-created_at"]
@@ -247,7 +248,7 @@ class RoutingPolicy(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         verbose_name_plural = "routing policies"
@@ -307,7 +308,7 @@ class ServiceKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(m2m_fields=[ml_models])
+    history = HistoricalRecords(m2m_fields=[ml_models], get_user=history_user)
 
     objects = ServiceKeyQuerySet.as_manager()
 

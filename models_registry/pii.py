@@ -36,6 +36,5 @@ def masked_inputs(contract: dict | None, inputs: Any, key: str | None = None) ->
     if not fields or not isinstance(inputs, dict):
         return inputs
     return {
-        name: mask_value(value, key) if name in fields else value
-        for name, value in inputs.items()
+        name: mask_value(value, key) if name in fields else value for name, value in inputs.items()
     }

@@ -8,18 +8,23 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from models_registry.history import history_user
+
 
 class PredictionStatus(models.TextChoices):
     AUTO_ACCEPTED = "auto_accepted", "Auto-accepted"
     IN_REVIEW = "in_review", "In review"
     DECIDED = "decided", "Decided"
     REJECTED = "rejected", "Rejected (contract)"
+    SHADOW = "shadow", "Shadow (candidate version)"
 
 
 class Prediction(models.Model):
     """One prediction exactly as a scoring service sent it, with how it was routed.
 
     Stored once per (model, external id): the unique constraint settles concurrent retries.
+    Shadow predictions of a candidate version live beside production ones, once per
+    (candidate version, external id), and are never routed, polled or decided.
     """
 
     model = models.ForeignKey(
@@ -37,6 +42,7 @@ class Prediction(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=PredictionStatus.choices)
+    is_shadow = models.BooleanField(default=False)
     needs_review = models.BooleanField(default=False)
     routing_reasons = models.JSONField(default=list)
     contract_violations = models.JSONField(default=list)
@@ -55,7 +61,14 @@ class Prediction(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["model", "external_id"], name="prediction_external_id_unique"
+                fields=["model", "external_id"],
+                condition=Q(is_shadow=False),
+                name="prediction_external_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["version", "external_id"],
+                condition=Q(is_shadow=True),
+                name="shadow_prediction_external_id_unique",
             ),
         ]
         indexes = [
@@ -151,7 +164,7 @@ class Outcome(models.Model):
     observed_at = models.DateTimeField(null=True, blank=True)
     recorded_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     def __str__(self) -> str:
         return f"outcome of {self.prediction}"

@@ -138,3 +138,9 @@ def outsider_client(outsider_service):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {outsider_service.secret}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 at production strength costs a third of a second per user; tests make many."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

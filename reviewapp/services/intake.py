@@ -67,6 +67,11 @@ class RowResult:
     errors: Any = None
 
 
+SHADOW_ROUTING = routing.Routing(
+    status=PredictionStatus.SHADOW, needs_review=False, reasons=[], priority=0
+)
+
+
 @dataclass
 class _Prepared:
     index: int
@@ -76,6 +81,15 @@ class _Prepared:
     content_hash: str
     violations: list[dict]
     route: routing.Routing
+
+    @property
+    def is_shadow(self) -> bool:
+        return self.route is SHADOW_ROUTING
+
+    @property
+    def identity(self) -> tuple:
+        """What makes a row unique: (model, external id), or (candidate, external id)."""
+        return (self.version.pk if self.is_shadow else None, self.envelope.external_id)
 
 
 def _normalise(value: Any) -> Any:
@@ -177,8 +191,6 @@ class _VersionResolver:
         version = self._by_label.get(label)
         if version is None:
             return None, {"version": [f"Model '{self.model.slug}' has no version '{label}'."]}
-        if version.status == VersionStatus.CANDIDATE:
-            return None, {"version": [f"Version '{label}' is a candidate, not yet in production."]}
         return version, None
 
 
@@ -188,14 +200,17 @@ def _prepare(
     violations = [
         v.as_dict() for v in version.validator.violations(envelope.inputs, envelope.output)
     ]
-    route = routing.route(
-        policy,
-        model_slug=model.slug,
-        external_id=envelope.external_id,
-        confidence=envelope.confidence,
-        value_amount=envelope.value_amount,
-        violation_count=len(violations),
-    )
+    if version.status == VersionStatus.CANDIDATE:
+        route = SHADOW_ROUTING
+    else:
+        route = routing.route(
+            policy,
+            model_slug=model.slug,
+            external_id=envelope.external_id,
+            confidence=envelope.confidence,
+            value_amount=envelope.value_amount,
+            violation_count=len(violations),
+        )
     comparable = _comparable(
         version_label=version.label,
         inputs=envelope.inputs,
@@ -222,6 +237,7 @@ _INSERT_FIELDS = (
     "received_at",
     "context",
     "status",
+    "is_shadow",
     "needs_review",
     "routing_reasons",
     "contract_violations",
@@ -230,11 +246,12 @@ _INSERT_FIELDS = (
 )
 
 
-def _insert_new(predictions: list[Prediction]) -> dict[str, int]:
+def _insert_new(predictions: list[Prediction], *, shadow: bool) -> dict[tuple, int]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids of the rows this call stored.
 
-    A row whose (model, external_id) already exists, committed or in a concurrent
-    transaction, is skipped by the database; the caller treats it as a replay.
+    A row whose identity already exists, committed or in a concurrent transaction, is
+    skipped by the database; the caller treats it as a replay. The conflict target names
+    the partial unique index of production or of shadow rows.
     """
     if not predictions:
         return {}
@@ -242,21 +259,74 @@ def _insert_new(predictions: list[Prediction]) -> dict[str, int]:
     quote = connection.ops.quote_name
     fields = [opts.get_field(name) for name in _INSERT_FIELDS]
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    target = (
+        f"({quote('version_id')}, {quote('external_id')}) WHERE {quote('is_shadow')}"
+        if shadow
+        else f"({quote('model_id')}, {quote('external_id')}) WHERE NOT {quote('is_shadow')}"
+    )
     sql = (
         f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"VALUES {', '.join([row_sql] * len(predictions))} "
-        f"ON CONFLICT ({quote('model_id')}, {quote('external_id')}) DO NOTHING "
-        f"RETURNING {quote('id')}, {quote('external_id')}"
+        f"ON CONFLICT {target} DO NOTHING "
+        f"RETURNING {quote('id')}, {quote('version_id')}, {quote('external_id')}"
     )
     params = [
         f.get_db_prep_save(getattr(p, f.attname), connection) for p in predictions for f in fields
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {external_id: pk for pk, external_id in cursor.fetchall()}
+        return {
+            (version_id if shadow else None, external_id): pk
+            for pk, version_id, external_id in cursor.fetchall()
+        }
+
+
+def _new_prediction(model, prepared: _Prepared, key, now) -> Prediction:
+    envelope = prepared.envelope
+    return Prediction(
+        model=model,
+        version=prepared.version,
+        external_id=envelope.external_id,
+        inputs=envelope.inputs,
+        output=envelope.output,
+        confidence=envelope.confidence,
+        value_amount=envelope.value_amount,
+        occurred_at=envelope.occurred_at,
+        received_at=now,
+        context=envelope.context,
+        status=prepared.route.status,
+        is_shadow=prepared.is_shadow,
+        needs_review=prepared.route.needs_review,
+        routing_reasons=prepared.route.reasons,
+        contract_violations=prepared.violations,
+        content_hash=prepared.content_hash,
+        submitted_by_key=key,
+    )
+
+
+def _existing(model, identities: list[tuple]) -> dict[tuple, Prediction]:
+    """Stored predictions for identities the insert skipped (replays), in two queries at most."""
+    found: dict[tuple, Prediction] = {}
+    production = [external_id for version_id, external_id in identities if version_id is None]
+    if production:
+        for p in Prediction.objects.filter(
+            model=model, is_shadow=False, external_id__in=production
+        ).select_related("version", "decision"):
+            found[(None, p.external_id)] = p
+    shadow = [(v, e) for v, e in identities if v is not None]
+    if shadow:
+        for p in Prediction.objects.filter(
+            model=model,
+            is_shadow=True,
+            version_id__in={v for v, _ in shadow},
+            external_id__in={e for _, e in shadow},
+        ).select_related("version"):
+            found[(p.version_id, p.external_id)] = p
+    return found
 
 
 def _received_events(model, actor, stored: list[tuple[_Prepared, Prediction]]) -> list[EventSpec]:
+    router = Actor.system("router")
     specs = []
     for prepared, prediction in stored:
         envelope = prepared.envelope
@@ -270,6 +340,7 @@ def _received_events(model, actor, stored: list[tuple[_Prepared, Prediction]]) -
                 model=model,
                 payload={
                     **common,
+                    "shadow": prepared.is_shadow,
                     "content_hash": prepared.content_hash,
                     "output": envelope.output,
                     "confidence": envelope.confidence,
@@ -278,10 +349,12 @@ def _received_events(model, actor, stored: list[tuple[_Prepared, Prediction]]) -
                 },
             )
         )
+        if prepared.is_shadow:
+            continue  # a shadow prediction is never routed
         specs.append(
             EventSpec(
                 action="prediction.routed",
-                actor=Actor.system("router"),
+                actor=router,
                 object_type="reviewapp.prediction",
                 object_id=prediction.pk,
                 model=model,
@@ -314,6 +387,23 @@ def _raw_external_id(raw: Any) -> str | None:
     return None
 
 
+def _replay_result(prepared: _Prepared, stored: Prediction, stored_fields: dict) -> RowResult:
+    external_id = prepared.envelope.external_id
+    if stored.content_hash != prepared.content_hash:
+        differing = _differing_fields(stored_fields, prepared.comparable)
+        return RowResult(
+            prepared.index,
+            external_id,
+            RowOutcome.CONFLICT,
+            stored,
+            errors={"differing_fields": differing},
+        )
+    outcome = (
+        RowOutcome.REJECTED if stored.status == PredictionStatus.REJECTED else RowOutcome.DUPLICATE
+    )
+    return RowResult(prepared.index, external_id, outcome, stored)
+
+
 @transaction.atomic
 def predictions_ingest(
     *,
@@ -327,7 +417,8 @@ def predictions_ingest(
 
     ``rows`` holds an ``Envelope`` for each row whose envelope is valid and the field errors
     (a dict) for each that is not; ``raw_rows`` carries what was sent, for the refusal record.
-    Returns one result per row, in order.
+    Returns one result per row, in order. Invalid rows are refused and audited; they never
+    stop the valid ones.
     """
     now = timezone.now()
     resolver = _VersionResolver(model)
@@ -349,84 +440,46 @@ def predictions_ingest(
         results[index] = RowResult(index, external_id, RowOutcome.INVALID, errors=errors)
         refusals.append(_refused_event(model, actor, index, errors, external_id))
 
-    # The first row with an external id is the one to store; later ones in the same batch
-    # are replays of it, compared like any other replay.
-    first_by_external_id: dict[str, _Prepared] = {}
+    # The first row with an identity is the one to store; later rows in the same batch are
+    # replays of it and are compared like any other replay.
+    first: dict[tuple, _Prepared] = {}
     for prepared in prepared_rows:
-        first_by_external_id.setdefault(prepared.envelope.external_id, prepared)
-    candidates = {
-        external_id: Prediction(
-            model=model,
-            version=prepared.version,
-            external_id=external_id,
-            inputs=prepared.envelope.inputs,
-            output=prepared.envelope.output,
-            confidence=prepared.envelope.confidence,
-            value_amount=prepared.envelope.value_amount,
-            occurred_at=prepared.envelope.occurred_at,
-            received_at=now,
-            context=prepared.envelope.context,
-            status=prepared.route.status,
-            needs_review=prepared.route.needs_review,
-            routing_reasons=prepared.route.reasons,
-            contract_violations=prepared.violations,
-            content_hash=prepared.content_hash,
-            submitted_by_key=key,
+        first.setdefault(prepared.identity, prepared)
+    candidates = {identity: _new_prediction(model, p, key, now) for identity, p in first.items()}
+    inserted: dict[tuple, int] = {}
+    for shadow in (False, True):
+        inserted |= _insert_new(
+            [c for c in candidates.values() if c.is_shadow is shadow], shadow=shadow
         )
-        for external_id, prepared in first_by_external_id.items()
-    }
-    inserted = _insert_new(list(candidates.values()))
+
     stored_now: list[tuple[_Prepared, Prediction]] = []
-    for external_id, pk in inserted.items():
-        prediction = candidates[external_id]
+    for identity, pk in inserted.items():
+        prediction = candidates[identity]
         prediction.pk = pk
         prediction._state.adding = False
-        stored_now.append((first_by_external_id[external_id], prediction))
+        stored_now.append((first[identity], prediction))
+    existing = _existing(model, [i for i in first if i not in inserted])
 
-    existing = {
-        p.external_id: p
-        for p in Prediction.objects.filter(
-            model=model,
-            external_id__in=[e for e in first_by_external_id if e not in inserted],
-        ).select_related("version", "decision")
-    }
     for prepared in prepared_rows:
-        external_id = prepared.envelope.external_id
-        is_first = first_by_external_id[external_id] is prepared
-        if is_first and external_id in inserted:
-            prediction = candidates[external_id]
-            outcome = (
-                RowOutcome.REJECTED
-                if prediction.status == PredictionStatus.REJECTED
-                else RowOutcome.CREATED
-            )
-            results[prepared.index] = RowResult(prepared.index, external_id, outcome, prediction)
+        identity = prepared.identity
+        if identity in inserted:
+            prediction = candidates[identity]
+            if first[identity] is prepared:
+                outcome = (
+                    RowOutcome.REJECTED
+                    if prediction.status == PredictionStatus.REJECTED
+                    else RowOutcome.CREATED
+                )
+                results[prepared.index] = RowResult(
+                    prepared.index, prepared.envelope.external_id, outcome, prediction
+                )
+            else:
+                results[prepared.index] = _replay_result(
+                    prepared, prediction, first[identity].comparable
+                )
             continue
-        stored = candidates[external_id] if external_id in inserted else existing.get(external_id)
-        if stored is None:  # pragma: no cover - the row exists: the insert just skipped it
-            raise RuntimeError(f"prediction {external_id} vanished during intake")
-        stored_hash = stored.content_hash
-        if stored_hash == prepared.content_hash:
-            outcome = (
-                RowOutcome.REJECTED
-                if stored.status == PredictionStatus.REJECTED
-                else RowOutcome.DUPLICATE
-            )
-            results[prepared.index] = RowResult(prepared.index, external_id, outcome, stored)
-        else:
-            stored_fields = (
-                first_by_external_id[external_id].comparable
-                if external_id in inserted
-                else _stored_comparable(stored)
-            )
-            differing = _differing_fields(stored_fields, prepared.comparable)
-            results[prepared.index] = RowResult(
-                prepared.index,
-                external_id,
-                RowOutcome.CONFLICT,
-                stored,
-                errors={"differing_fields": differing},
-            )
+        stored = existing[identity]
+        results[prepared.index] = _replay_result(prepared, stored, _stored_comparable(stored))
 
     _create_review_items(model, stored_now, resolver, now)
     audit_events_record(_received_events(model, actor, stored_now) + refusals)

@@ -35,7 +35,7 @@ def outcomes_record(*, model, actor: Actor, outcomes: list[OutcomeIn]) -> Outcom
     predictions = {
         p.external_id: p
         for p in Prediction.objects.filter(
-            model=model, external_id__in={o.external_id for o in outcomes}
+            model=model, is_shadow=False, external_id__in={o.external_id for o in outcomes}
         ).select_related("outcome")
     }
     stored, unknown, events = 0, [], []
