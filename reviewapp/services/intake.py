@@ -447,10 +447,11 @@ def predictions_ingest(
         first.setdefault(prepared.identity, prepared)
     candidates = {identity: _new_prediction(model, p, key, now) for identity, p in first.items()}
     inserted: dict[tuple, int] = {}
+    # Rows go in sorted by external id, so two overlapping batches lock the unique index in
+    # the same order and cannot deadlock each other.
+    ordered = sorted(candidates.values(), key=lambda p: (p.version_id, p.external_id))
     for shadow in (False, True):
-        inserted |= _insert_new(
-            [c for c in candidates.values() if c.is_shadow is shadow], shadow=shadow
-        )
+        inserted |= _insert_new([c for c in ordered if c.is_shadow is shadow], shadow=shadow)
 
     stored_now: list[tuple[_Prepared, Prediction]] = []
     for identity, pk in inserted.items():
