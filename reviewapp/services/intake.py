@@ -502,10 +502,12 @@ def predictions_ingest(
         inserted |= _insert_new([c for c in ordered if c.is_shadow is shadow], shadow=shadow)
 
     stored_now: list[tuple[_Prepared, Prediction]] = []
+    no_decision_yet = Prediction.decision.related
     for identity, pk in inserted.items():
         prediction = candidates[identity]
         prediction.pk = pk
         prediction._state.adding = False
+        no_decision_yet.set_cached_value(prediction, None)  # saves a query when answering
         stored_now.append((first[identity], prediction))
     existing = _existing(model, [i for i in first if i not in inserted])
 
