@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from models_registry import keys
-from models_registry.models import ServiceKey
+from models_registry.models import MLModel, ServiceKey
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 KEY_CACHE_SECONDS = 5.0
@@ -29,7 +30,8 @@ def _recently_seen(key_hash: str) -> ServiceKey | None:
     hit = _seen.get(key_hash)
     if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:
         return hit[1]
-    key = ServiceKey.objects.filter(key_hash=key_hash).prefetch_related("ml_models").first()
+    models = Prefetch("ml_models", MLModel.objects.select_related("owner", "backup_owner"))
+    key = ServiceKey.objects.filter(key_hash=key_hash).prefetch_related(models).first()
     if key is not None:
         if len(_seen) > 1000:
             _seen.clear()

@@ -59,10 +59,10 @@ def test_history_views_are_there(owner_client, loan_model):
 
 
 def test_nobody_can_delete_a_model_or_edit_audit_events(admin_client, loan_model):
-    assert admin_client.get(
-        f"/admin/models_registry/mlmodel/{loan_model.pk}/delete/"
-    ).status_code == 403
-    event = audit_event_record(action="model.changed", actor=Actor.system("test"),
-                               model=loan_model)
+    assert (
+        admin_client.get(f"/admin/models_registry/mlmodel/{loan_model.pk}/delete/").status_code
+        == 403
+    )
+    event = audit_event_record(action="model.changed", actor=Actor.system("test"), model=loan_model)
     assert admin_client.post(f"/admin/audit/auditevent/{event.pk}/change/", {}).status_code == 403
     assert admin_client.get("/admin/audit/auditevent/add/").status_code == 403

@@ -40,11 +40,15 @@ def test_the_demo_traffic_is_accepted_by_the_api(client):
     call_command("seed_demo", stdout=StringIO())
     codes = set()
     for request in demo_requests(count=120, seed=3):
-        path = {"single": "predictions", "batch": "predictions/batch",
-                "outcomes": "outcomes"}[request.kind]
-        response = client.post(f"/api/v1/models/{request.slug}/{path}", request.body,
-                               content_type="application/json",
-                               HTTP_AUTHORIZATION=f"Bearer {DEMO_SERVICE_KEY}")
+        path = {"single": "predictions", "batch": "predictions/batch", "outcomes": "outcomes"}[
+            request.kind
+        ]
+        response = client.post(
+            f"/api/v1/models/{request.slug}/{path}",
+            request.body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {DEMO_SERVICE_KEY}",
+        )
         codes.add(response.status_code)
     assert codes <= {200, 201, 400, 409, 422}
     assert {200, 201, 400, 409} <= codes
