@@ -27,10 +27,14 @@ def test_the_migration_made_schedule_seals_events_on_a_real_worker():
     assert Schedule.objects.filter(func="audit.tasks.seal_audit_chains").exists()
     for i in range(3):
         audit_event_record(action="thing.happened", actor=Actor.system("test"), payload={"i": i})
-    env = dict(os.environ, DATABASE_URL=database_url(), AUDIT_SEAL_GRACE_SECONDS="0",
-               Q_WORKERS="1")
-    worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, DATABASE_URL=database_url(), AUDIT_SEAL_GRACE_SECONDS="0", Q_WORKERS="1")
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and AuditEvent.objects.unsealed().exists():
@@ -40,5 +44,7 @@ def test_the_migration_made_schedule_seals_events_on_a_real_worker():
         worker.wait(timeout=30)
     assert not AuditEvent.objects.unsealed().exists()
     assert list(AuditEvent.objects.order_by("position").values_list("position", flat=True)) == [
-        1, 2, 3
+        1,
+        2,
+        3,
     ]
