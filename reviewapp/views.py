@@ -92,8 +92,12 @@ def input_rows(item) -> list[dict]:
         if path.startswith("inputs."):
             field = path[len("inputs.") :].split(".")[0].split("[")[0]
             problems.setdefault(field, []).append(violation.get("message", ""))
-    names = list(shown) if isinstance(shown, dict) else []
-    names += [name for name in problems if name not in names]
+    # PostgreSQL's jsonb does not keep key order: required fields in the contract's order
+    # (a list keeps it), then the others alphabetically.
+    present = list(shown) if isinstance(shown, dict) else []
+    everything = set(present) | set(problems)
+    names = [name for name in contract.get("required") or [] if name in everything]
+    names += sorted(name for name in everything if name not in names)
     rows = []
     for name in names:
         schema = properties.get(name) if isinstance(properties.get(name), dict) else {}
