@@ -140,18 +140,22 @@ def _final_output(action: str, prediction, output):
 def _decision_record(
     *, item, action, final_output, decided_by, comment, reason, actor, events, now
 ) -> Decision:
-    """Finish the item: the Decision row (unique per prediction), statuses, audit, webhook."""
+    """Finish the item: the Decision row, statuses, audit, webhook.
+
+    The caller holds the item's row lock and saw it pending, so no other decision can be
+    under way; the unique constraint on the prediction is the backstop (the error aborts the
+    whole transaction, which is what we want then).
+    """
     try:
-        with transaction.atomic():
-            decision = Decision.objects.create(
-                prediction=item.prediction,
-                action=action,
-                final_output=final_output,
-                decided_by=decided_by,
-                decided_at=now,
-                comment=comment,
-                reason=reason,
-            )
+        decision = Decision.objects.create(
+            prediction=item.prediction,
+            action=action,
+            final_output=final_output,
+            decided_by=decided_by,
+            decided_at=now,
+            comment=comment,
+            reason=reason,
+        )
     except IntegrityError as error:
         raise AlreadyDecided("This prediction has already been decided.") from error
     prediction = item.prediction
@@ -160,7 +164,9 @@ def _decision_record(
     item.status = ReviewItemStatus.DECIDED
     item.decided_at = now
     item.lease_expires_at = None
-    item.save(update_fields=["status", "decided_at", "lease_expires_at", "stage"])
+    item.save(
+        update_fields=["status", "decided_at", "lease_expires_at", "stage", "required_reviews"]
+    )
     events.append(
         _event(
             "decision.recorded",
@@ -222,24 +228,31 @@ def review_action_record(
         ReviewStage.ADJUDICATION,
     ):
         raise ReviewError("This item is already with the owner; decide it.", field="action")
-
-    try:
-        with transaction.atomic():
-            recorded = ReviewAction.objects.create(
-                item=item,
-                model=item.model,
-                user=user,
-                stage=stage,
-                action=action,
-                output=chosen,
-                comment=comment,
-                claimed_at=item.claimed_at,
-                created_at=now,
-            )
-    except IntegrityError as error:
+    # Under the item's row lock nobody else can add an opinion meanwhile; the partial unique
+    # constraint (one opinion per person per item) is the database's backstop.
+    earlier = list(ReviewAction.objects.filter(item=item).select_related("user"))
+    if stage in (ReviewStage.REVIEW, ReviewStage.SECOND_REVIEW) and any(
+        a.user_id == user.pk and a.stage in (ReviewStage.REVIEW, ReviewStage.SECOND_REVIEW)
+        for a in earlier
+    ):
         raise NotAllowed(
             "You have already reviewed this item; the second review must be someone else's."
-        ) from error
+        )
+    recorded = ReviewAction.objects.create(
+        item=item,
+        model=item.model,
+        user=user,
+        stage=stage,
+        action=action,
+        output=chosen,
+        comment=comment,
+        claimed_at=item.claimed_at,
+        created_at=now,
+    )
+    involved = []
+    for person in [a.user for a in earlier] + [user]:
+        if person.get_username() not in involved:
+            involved.append(person.get_username())
 
     events: list[EventSpec] = [
         _event(
@@ -263,11 +276,7 @@ def review_action_record(
         next_stage = ReviewStage.SECOND_REVIEW
         events.append(_event("review.second_review_needed", actor, item, {"first": action}))
     elif stage == ReviewStage.SECOND_REVIEW:
-        first = (
-            ReviewAction.objects.filter(item=item, stage=ReviewStage.REVIEW)
-            .select_related("user")
-            .first()
-        )
+        first = next((a for a in earlier if a.stage == ReviewStage.REVIEW), None)
         if first is not None and (first.action, first.output) == (action, chosen):
             decision = _decision_record(
                 item=item,
@@ -300,11 +309,6 @@ def review_action_record(
             _notify_owner(item, "two reviewers disagree; please adjudicate")
     else:
         # A single review, an adjudication, or the owner deciding an escalated item.
-        involved = []
-        for earlier in ReviewAction.objects.filter(item=item).select_related("user"):
-            name = earlier.user.get_username()
-            if name not in involved:
-                involved.append(name)
         reason = {
             ReviewStage.ADJUDICATION: "adjudicated",
             ReviewStage.ESCALATED: "escalated",
@@ -340,8 +344,6 @@ def review_action_record(
                 "escalation_reason",
             ]
         )
-    elif decision is not None:
-        ReviewItem.objects.filter(pk=item.pk).update(required_reviews=item.required_reviews)
     audit_events_record(events)
     return ActionResult(item=item, action=recorded, decision=decision, next_stage=next_stage)
 

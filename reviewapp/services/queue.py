@@ -66,19 +66,28 @@ class Workable:
 
 
 def workable_models(user) -> Workable:
-    owned = MLModel.objects.filter(Q(owner=user) | Q(backup_owner=user)).values_list(
-        "pk", flat=True
+    """One query: the models ``user`` reviews, and those they own or back up."""
+    rows = (
+        MLModel.objects.filter(Q(reviewers=user) | Q(owner=user) | Q(backup_owner=user))
+        .values_list("pk", "owner_id", "backup_owner_id")
+        .distinct()
     )
-    reviewing = MLModel.objects.filter(reviewers=user).values_list("pk", flat=True)
-    return Workable(tuple(sorted(reviewing)), tuple(sorted(owned)))
+    all_ids, owned = set(), set()
+    for pk, owner_id, backup_id in rows:
+        all_ids.add(pk)
+        if user.pk in (owner_id, backup_id):
+            owned.add(pk)
+    return Workable(tuple(sorted(all_ids)), tuple(sorted(owned)))
 
 
-def may_work(user, item: ReviewItem, workable: Workable | None = None) -> bool:
-    """Whether ``user`` may hold this item at its current stage."""
-    workable = workable or workable_models(user)
+def may_work(user, item: ReviewItem) -> bool:
+    """Whether ``user`` may hold this item at its current stage (``item.model`` loaded)."""
+    model = item.model
+    if user.pk in (model.owner_id, model.backup_owner_id):
+        return True
     if item.stage in OWNER_STAGES:
-        return item.model_id in workable.owned_model_ids
-    return item.model_id in workable.all_model_ids
+        return False
+    return MLModel.reviewers.through.objects.filter(mlmodel_id=model.pk, user_id=user.pk).exists()
 
 
 def lease_for(model_id: int) -> timedelta:
@@ -127,27 +136,77 @@ def _claim_filter(user, workable: Workable, now: datetime, item_id: int | None, 
 _ORDER = "ORDER BY c.priority DESC, c.due_at ASC, c.id ASC"
 
 
-def _claim_postgresql(user, workable, now, lease_seconds_sql, item_id, skip_ids):
-    where, params = _claim_filter(user, workable, now, item_id, skip_ids)
-    sql = f"""
-        UPDATE reviewapp_reviewitem AS t
-           SET claimed_by_id = %s,
-               claimed_at = %s,
-               lease_expires_at = %s + make_interval(secs => m.lease_seconds)
-          FROM (SELECT c.id, c.claimed_by_id AS previous_holder,
-                       c.lease_expires_at AS previous_expiry
-                  FROM reviewapp_reviewitem c
-                 WHERE {where}
-                 {_ORDER}
-                 LIMIT 1
-                   FOR UPDATE SKIP LOCKED) AS picked,
-               models_registry_mlmodel m
-         WHERE t.id = picked.id AND m.id = t.model_id
-     RETURNING t.id, picked.previous_holder, picked.previous_expiry, t.lease_expires_at
+_PG_CLAIM = """
+UPDATE reviewapp_reviewitem AS t
+   SET claimed_by_id = %(user)s,
+       claimed_at = %(now)s,
+       lease_expires_at = %(now)s + make_interval(secs => picked.lease_seconds)
+  FROM (
+        SELECT x.id, x.previous_holder, x.previous_expiry, m.lease_seconds, m.slug,
+               m.owner_id, m.backup_owner_id
+          FROM models_registry_mlmodel m
+         CROSS JOIN LATERAL (
+               SELECT c.id, c.priority, c.due_at,
+                      c.claimed_by_id AS previous_holder, c.lease_expires_at AS previous_expiry
+                 FROM reviewapp_reviewitem c
+                WHERE c.model_id = m.id
+                  AND c.status = 'pending'
+                  AND (c.lease_expires_at IS NULL OR c.lease_expires_at <= %(now)s)
+                  AND (c.stage NOT IN ('adjudication', 'escalated')
+                       OR m.owner_id = %(user)s OR m.backup_owner_id = %(user)s)
+                  AND NOT EXISTS (SELECT 1 FROM reviewapp_reviewaction a
+                                   WHERE a.item_id = c.id AND a.user_id = %(user)s)
+                  {extra}
+                ORDER BY c.priority DESC, c.due_at ASC
+                LIMIT 1
+                  FOR UPDATE OF c SKIP LOCKED
+               ) AS x
+         WHERE m.owner_id = %(user)s OR m.backup_owner_id = %(user)s
+            OR EXISTS (SELECT 1 FROM models_registry_mlmodel_reviewers r
+                        WHERE r.mlmodel_id = m.id AND r.user_id = %(user)s)
+         ORDER BY x.priority DESC, x.due_at ASC
+         LIMIT 1
+       ) AS picked
+ WHERE t.id = picked.id
+RETURNING {columns}, picked.previous_holder, picked.previous_expiry,
+          picked.lease_seconds, picked.slug, picked.owner_id, picked.backup_owner_id
+"""
+
+
+def _claim_postgresql(user, now, item_id, skip_ids):
+    """The claim as one statement: who may work what, what comes first, and the lock.
+
+    Per model the reviewer may work, the first claimable item is picked by an index scan in
+    queue order with ``FOR UPDATE SKIP LOCKED`` (a row another claim is taking is skipped, not
+    waited for); the best of those is updated and returned. A person working several models
+    briefly locks one candidate per model, released when this transaction ends.
     """
+    extra = []
+    params = {"user": user.pk, "now": now}
+    if item_id is not None:
+        extra.append("AND c.id = %(item)s")
+        params["item"] = item_id
+    if skip_ids:
+        extra.append("AND NOT (c.id = ANY(%(skip)s))")
+        params["skip"] = list(skip_ids)
+    fields = ReviewItem._meta.concrete_fields
+    sql = _PG_CLAIM.format(
+        extra=" ".join(extra), columns=", ".join(f"t.{f.column}" for f in fields)
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk, now, now, *params])
-        return cursor.fetchone()
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    count = len(fields)
+    item = ReviewItem.from_db(connection.alias, [f.attname for f in fields], row[:count])
+    previous_holder, previous_expiry, lease_seconds, slug, owner_id, backup_id = row[count:]
+    item.model = MLModel.from_db(
+        connection.alias,
+        ["id", "slug", "lease_seconds", "owner_id", "backup_owner_id"],
+        [item.model_id, slug, lease_seconds, owner_id, backup_id],
+    )
+    return item, previous_holder, previous_expiry
 
 
 def _claim_sqlite(user, workable, now, item_id, skip_ids):
@@ -180,24 +239,24 @@ def _claim_sqlite(user, workable, now, item_id, skip_ids):
                 [user.pk, now, expires, candidate, ReviewItemStatus.PENDING, now],
             )
             if cursor.rowcount == 1:
-                return candidate, previous_holder, previous_expiry, expires
+                item = ReviewItem.objects.select_related("model").get(pk=candidate)
+                return item, previous_holder, previous_expiry
             tried.append(candidate)
     return None
 
 
 def _claim(user, *, item_id: int | None = None, skip_ids=()) -> ReviewItem | None:
     now = timezone.now()
-    workable = workable_models(user)
-    if not workable.all_model_ids:
-        return None
     if connection.vendor == "postgresql":
-        row = _claim_postgresql(user, workable, now, None, item_id, skip_ids)
+        claimed = _claim_postgresql(user, now, item_id, skip_ids)
     else:
-        row = _claim_sqlite(user, workable, now, item_id, skip_ids)
-    if row is None:
+        workable = workable_models(user)
+        if not workable.all_model_ids:
+            return None
+        claimed = _claim_sqlite(user, workable, now, item_id, skip_ids)
+    if claimed is None:
         return None
-    item_pk, previous_holder, previous_expiry, expires = row
-    item = ReviewItem.objects.select_related("model").get(pk=item_pk)
+    item, previous_holder, previous_expiry = claimed
     events = []
     if previous_holder is not None:
         events.append(_expired_event(item, previous_holder, previous_expiry))
@@ -211,7 +270,7 @@ def _claim(user, *, item_id: int | None = None, skip_ids=()) -> ReviewItem | Non
             payload={
                 "prediction_id": item.prediction_id,
                 "stage": item.stage,
-                "lease_expires_at": _iso(expires),
+                "lease_expires_at": _iso(item.lease_expires_at),
             },
         )
     )
