@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from models_registry.pii import masked_inputs, pii_fields
 from reviewapp.forms import DecisionForm
 from reviewapp.models import (
+    Decision,
     DeliveryStatus,
     ReviewAction,
     ReviewItemStatus,
@@ -239,7 +240,7 @@ def _item_context(request, item, form, failed_action) -> dict:
     output_spec = prediction.version.output_spec or {}
     try:
         decision = prediction.decision
-    except Exception:  # noqa: BLE001 - RelatedObjectDoesNotExist
+    except Decision.DoesNotExist:
         decision = None
     now = timezone.now()
     lease = timezone.localtime(item.lease_expires_at) if item.lease_expires_at else None
