@@ -5,11 +5,12 @@
 
 It (re)creates its own database (``cs_bench_queue`` by default; never the one in DATABASE_URL),
 migrates it, fills it with waiting review items using ``INSERT ... SELECT generate_series``,
-then runs two phases, each with one OS process per reviewer released at the same instant:
+then runs three phases, each with one OS process per reviewer released at the same instant:
 
 1. service layer: ``review_item_claim_next`` then ``review_action_record(action="approve")``
    in a loop (audit events, ReviewAction, Decision, statuses: everything a reviewer causes);
-2. bare SQL ceiling: one ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)
+2. service layer, claims only (``review_item_claim_next`` with its audit event);
+3. bare SQL ceiling: one ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)
    RETURNING id`` per claim, autocommit, nothing else.
 
 It prints claims per second, claim latency percentiles, and checks that no item was claimed
@@ -84,17 +85,18 @@ def worker_service(args) -> dict:
     claimed, claim_ms, decide_ms = [], [], []
     _wait_until(args.start_at)
     end = args.start_at + args.seconds
+    decide = args.worker == "service"
     while time.time() < end:
         t0 = time.perf_counter()
         item = review_item_claim_next(user=user)
         t1 = time.perf_counter()
         if item is None:
             break
-        review_action_record(user=user, item=item, action="approve")
-        t2 = time.perf_counter()
         claimed.append(item.pk)
         claim_ms.append((t1 - t0) * 1000)
-        decide_ms.append((t2 - t1) * 1000)
+        if decide:
+            review_action_record(user=user, item=item, action="approve")
+            decide_ms.append((time.perf_counter() - t1) * 1000)
     return {"claimed": claimed, "claim_ms": claim_ms, "decide_ms": decide_ms}
 
 
@@ -227,6 +229,20 @@ def run_phase(kind: str, args) -> dict:
     }
 
 
+def reuse(database: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER}/{database}", autocommit=True) as conn:
+        conn.execute(
+            "UPDATE reviewapp_reviewitem SET claimed_by_id = NULL, lease_expires_at = NULL, "
+            "claimed_at = NULL WHERE status = 'pending' AND claimed_by_id IS NOT NULL"
+        )
+        waiting = conn.execute(
+            "SELECT count(*) FROM reviewapp_reviewitem WHERE status = 'pending'"
+        ).fetchone()[0]
+    print(f"reusing {database}: {waiting:,} items waiting", flush=True)
+
+
 def database_checks(database: str) -> dict:
     import psycopg
 
@@ -255,33 +271,47 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--startup", type=float, default=10.0, help="time to let workers boot")
     parser.add_argument("--database", default="cs_bench_queue")
-    parser.add_argument("--worker", choices=["service", "sql"])
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database of an earlier run (leases are cleared; decided items stay)",
+    )
+    parser.add_argument("--worker", choices=["service", "claim", "sql"])
     parser.add_argument("--user")
     parser.add_argument("--start-at", type=float)
     args = parser.parse_args()
     if args.worker:
-        result = worker_service(args) if args.worker == "service" else worker_sql(args)
+        result = worker_sql(args) if args.worker == "sql" else worker_service(args)
         print(json.dumps(result))
         return
 
     clock = time.monotonic()
-    create_database(args.database)
-    fill(args.database, args.items, args.workers)
-    print(f"filled {args.items:,} waiting items in {time.monotonic() - clock:.0f} s", flush=True)
+    if args.reuse:
+        reuse(args.database)
+    else:
+        create_database(args.database)
+        fill(args.database, args.items, args.workers)
+        print(f"filled {args.items:,} items in {time.monotonic() - clock:.0f} s", flush=True)
     service = run_phase("service", args)
     checks = database_checks(args.database)
     print(json.dumps(service, indent=2), json.dumps(checks, indent=2), flush=True)
+    claim_only = run_phase("claim", args)
+    print(json.dumps(claim_only, indent=2), flush=True)
+    reuse(args.database)
     bare = run_phase("sql", args)
     print(json.dumps(bare, indent=2), flush=True)
     ok = (
         service["double_claims"] == 0
         and bare["double_claims"] == 0
+        and claim_only["double_claims"] == 0
         and checks["items_claimed_twice_per_audit"] == 0
-        and checks["decisions"] == service["claims"]
+        and checks["review_actions"] == checks["decisions"]
     )
     print(
         f"\nservice layer: {service['per_second']:.0f} claims/s (claim+decide), "
         f"claim p99 {service['claim_p99_ms']:.1f} ms, decide p99 {service['decide_p99_ms']:.1f} ms"
+        f"\nservice claim only: {claim_only['per_second']:.0f} claims/s, claim p99 "
+        f"{claim_only['claim_p99_ms']:.1f} ms"
         f"\nbare SQL:      {bare['per_second']:.0f} claims/s, claim p99 "
         f"{bare['claim_p99_ms']:.1f} ms\nno double claims: {ok}"
         f"\ntotal {time.monotonic() - clock:.0f} s"

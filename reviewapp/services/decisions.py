@@ -23,12 +23,14 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import EventSpec, audit_events_record
-from models_registry.models import RoutingPolicy
+from models_registry.models import MLModel, RoutingPolicy
 from reviewapp.models import (
+    OWNER_STAGES,
     Decision,
     DecisionAction,
     PredictionStatus,
@@ -44,7 +46,6 @@ from reviewapp.services.queue import (
     NotAllowed,
     NotLeaseHolder,
     ReviewError,
-    may_work,
 )
 from reviewapp.services.webhooks import webhook_delivery_create_for
 
@@ -186,12 +187,25 @@ def _decision_record(
     return decision
 
 
-def _locked_item(item_id: int) -> ReviewItem:
+def _locked_item(item_id: int, user) -> ReviewItem:
+    """The item with its row lock, its prediction and policy, and whether ``user`` is one of
+    the model's reviewers: one round trip, which matters when eight people decide at once."""
+    reviewers = MLModel.reviewers.through.objects.filter(
+        mlmodel_id=OuterRef("model_id"), user_id=user.pk
+    )
     return (
         ReviewItem.objects.select_for_update(of=("self",))
         .select_related("prediction__version__routing_policy", "model")
+        .annotate(user_is_reviewer=Exists(reviewers))
         .get(pk=item_id)
     )
+
+
+def _may_decide(user, item: ReviewItem) -> bool:
+    model = item.model
+    if user.pk in (model.owner_id, model.backup_owner_id):
+        return True
+    return item.stage not in OWNER_STAGES and item.user_is_reviewer
 
 
 @transaction.atomic
@@ -211,12 +225,12 @@ def review_action_record(
     if action in COMMENT_REQUIRED and not comment:
         raise ReviewError(f"A comment is required to {action}.", field="comment")
 
-    item = _locked_item(item.pk)
+    item = _locked_item(item.pk, user)
     if item.status != ReviewItemStatus.PENDING:
         raise AlreadyDecided("This item has already been decided.")
     if not item.lease_held_by(user, now):
         raise NotLeaseHolder("Only the reviewer holding this item's lease can decide it.")
-    if not may_work(user, item):
+    if not _may_decide(user, item):
         raise NotAllowed("You may not work this item.")
     prediction = item.prediction
     output = parse_output(output, item) if action == ReviewActionKind.OVERRIDE else None
@@ -230,7 +244,12 @@ def review_action_record(
         raise ReviewError("This item is already with the owner; decide it.", field="action")
     # Under the item's row lock nobody else can add an opinion meanwhile; the partial unique
     # constraint (one opinion per person per item) is the database's backstop.
-    earlier = list(ReviewAction.objects.filter(item=item).select_related("user"))
+    # An item still in its first review has no earlier opinions (any action moves it on).
+    earlier = (
+        []
+        if stage == ReviewStage.REVIEW
+        else list(ReviewAction.objects.filter(item=item).select_related("user"))
+    )
     if stage in (ReviewStage.REVIEW, ReviewStage.SECOND_REVIEW) and any(
         a.user_id == user.pk and a.stage in (ReviewStage.REVIEW, ReviewStage.SECOND_REVIEW)
         for a in earlier

@@ -80,16 +80,6 @@ def workable_models(user) -> Workable:
     return Workable(tuple(sorted(all_ids)), tuple(sorted(owned)))
 
 
-def may_work(user, item: ReviewItem) -> bool:
-    """Whether ``user`` may hold this item at its current stage (``item.model`` loaded)."""
-    model = item.model
-    if user.pk in (model.owner_id, model.backup_owner_id):
-        return True
-    if item.stage in OWNER_STAGES:
-        return False
-    return MLModel.reviewers.through.objects.filter(mlmodel_id=model.pk, user_id=user.pk).exists()
-
-
 def lease_for(model_id: int) -> timedelta:
     seconds = MLModel.objects.filter(pk=model_id).values_list("lease_seconds", flat=True).first()
     return timedelta(seconds=seconds or 600)

@@ -48,6 +48,12 @@ def staffed_model(loan_model, reviewer, second_reviewer):
     return loan_model
 
 
+def press(page, key: str) -> None:
+    """Press a shortcut once the page's script has attached its key handler."""
+    page.wait_for_selector("html[data-shortcuts=ready]", state="attached")
+    page.keyboard.press(key)
+
+
 def logged_in(browser, live_server, username, viewport=LAPTOP):
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
@@ -71,14 +77,14 @@ def test_a_reviewer_logs_in_claims_and_approves_with_the_keyboard(
     expect(page).to_have_url(f"{live_server.url}/review/items/{first.pk}/")
     expect(page.locator("#lease")).to_contain_text("You hold this item")
 
-    page.keyboard.press("a")
+    press(page, "a")
 
     expect(page).to_have_url(f"{live_server.url}/review/items/{second.pk}/")
     expect(page.locator(".messages")).to_contain_text(f"Decided {first.prediction.external_id}")
     decision = Decision.objects.get(prediction=first.prediction)
     assert decision.action == "approve" and decision.decided_by == ["carol"]
 
-    page.keyboard.press("?")
+    press(page, "?")
     expect(page.locator("#help")).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator("#help")).to_be_hidden()
@@ -89,10 +95,10 @@ def test_an_override_with_a_bad_label_shows_the_error_and_saves_nothing(
 ):
     [item] = make_items(staffed_model, 1)
     page = logged_in(browser, live_server, "carol")
-    page.keyboard.press("n")
+    press(page, "n")
     expect(page).to_have_url(f"{live_server.url}/review/items/{item.pk}/")
 
-    page.keyboard.press("o")
+    press(page, "o")
     expect(page.locator("#override-output")).to_be_focused()
     page.keyboard.type("maybe")
     page.keyboard.press("Tab")
@@ -127,14 +133,14 @@ def test_two_reviewers_in_two_browsers_share_a_two_person_item(
     expect(dave.locator("#lease")).to_contain_text("Held by Carol Reviewer")
     expect(dave.locator("#form-approve")).to_have_count(0)
 
-    carol.keyboard.press("a")
+    press(carol, "a")
     expect(carol.locator(".messages")).to_contain_text("now needs a second reviewer")
     assert not Decision.objects.exists()
 
     dave.reload()
     expect(dave.locator("#lease")).to_contain_text("You hold this item")
     expect(dave.locator("body")).to_contain_text("1 earlier opinion hidden")
-    dave.keyboard.press("a")
+    press(dave, "a")
     expect(dave.locator(".messages")).to_contain_text(f"Decided {item.prediction.external_id}")
 
     decision = Decision.objects.get()

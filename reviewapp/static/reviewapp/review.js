@@ -60,6 +60,9 @@
     if (handled) { event.preventDefault(); }
   });
 
+  // Lets tests (and curious people) know the shortcuts are live.
+  document.documentElement.dataset.shortcuts = "ready";
+
   if (help) {
     help.addEventListener("click", function (event) {
       if (event.target === help) { toggleHelp(false); }
