@@ -139,6 +139,8 @@ class ReviewItem(models.Model):
                 condition=Q(status="pending"),
                 name="review_queue_order",
             ),
+            # The SLA sweep's question: what is pending and past due?
+            models.Index(fields=["due_at"], condition=Q(status="pending"), name="review_due"),
         ]
 
     def __str__(self) -> str:

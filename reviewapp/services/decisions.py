@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from audit.actors import Actor
@@ -51,6 +51,7 @@ from reviewapp.services.webhooks import webhook_delivery_create_for
 
 logger = logging.getLogger(__name__)
 
+FALLBACK_POLICIES = ("accept_model_output", "reject")
 COMMENT_REQUIRED = {ReviewActionKind.OVERRIDE, ReviewActionKind.REJECT, ReviewActionKind.ESCALATE}
 
 
@@ -401,9 +402,15 @@ def review_sla_sweep(*, now: datetime | None = None, limit: int = 500) -> SweepR
     """
     now = now or timezone.now()
     escalated = decided = 0
+    # Not yet escalated, or escalated but still owed a fallback decision; items that were
+    # escalated and whose policy only escalates are done with, so they never crowd the batch.
     candidates = list(
         ReviewItem.objects.open()
         .filter(due_at__lte=now)
+        .filter(
+            Q(sla_breached_at__isnull=True)
+            | Q(prediction__version__routing_policy__on_sla_breach__in=FALLBACK_POLICIES)
+        )
         .order_by("due_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -448,7 +455,7 @@ def _sweep_one(pk: int, now: datetime) -> tuple[int, int]:
         _notify_owner(item, "past its SLA")
         escalated = 1
     lease_held = item.lease_expires_at is not None and item.lease_expires_at > now
-    if policy.on_sla_breach in ("accept_model_output", "reject") and not lease_held:
+    if policy.on_sla_breach in FALLBACK_POLICIES and not lease_held:
         accept = policy.on_sla_breach == "accept_model_output"
         involved = []
         for earlier in ReviewAction.objects.filter(item=item).select_related("user"):

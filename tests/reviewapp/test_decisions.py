@@ -258,3 +258,42 @@ def test_the_sla_fallback_waits_for_a_held_lease(staffed_model, policy, reviewer
     assert review_sla_sweep().decided == 0
     review_action_record(user=reviewer, item=item, action="approve")
     assert Decision.objects.get().action == "approve"
+
+
+def test_escalated_items_do_not_crowd_later_ones_out_of_the_sweep(staffed_model, policy):
+    items = [overdue(staffed_model) for _ in range(3)]
+
+    assert review_sla_sweep(limit=2).escalated == 2
+    assert review_sla_sweep(limit=2).escalated == 1
+
+    assert (
+        ReviewItem.objects.filter(
+            pk__in=[i.pk for i in items], sla_breached_at__isnull=False
+        ).count()
+        == 3
+    )
+
+
+def test_the_sweeps_are_scheduled_by_the_migrations():
+    from importlib import import_module
+
+    from django.apps import apps
+    from django_q.models import Schedule
+
+    # Run the data migration's step itself: a transactional test elsewhere may have flushed
+    # the rows that `migrate` made. Running it twice must not duplicate anything.
+    migration = import_module("reviewapp.migrations.0003_queue_schedules")
+    migration.forward(apps, None)
+    migration.forward(apps, None)
+    assert Schedule.objects.filter(name__startswith="review: ").count() == 2
+    funcs = set(Schedule.objects.values_list("func", flat=True))
+    assert {"reviewapp.tasks.sweep_review_sla", "reviewapp.tasks.retry_webhook_deliveries"} <= funcs
+
+
+def test_the_sla_task_reports_what_it_did(staffed_model, policy):
+    from reviewapp.tasks import sweep_review_sla
+
+    policy.on_sla_breach = "reject"
+    policy.save()
+    overdue(staffed_model)
+    assert sweep_review_sla() == "1 escalated, 1 decided, 0 leases expired"
