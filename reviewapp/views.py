@@ -52,6 +52,13 @@ from reviewapp.services.webhooks import webhook_delivery_replay
 
 def reason_text(reason: dict) -> str:
     """A routing reason in plain words, with its numbers (DESIGN invariant 5)."""
+    try:
+        return _reason_text(reason)
+    except (TypeError, ValueError, AttributeError):
+        return str(reason)  # an unexpected shape is shown as stored, never a 500
+
+
+def _reason_text(reason: dict) -> str:
     rule = reason.get("rule")
     if rule == "low_confidence":
         return (

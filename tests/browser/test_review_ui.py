@@ -48,6 +48,13 @@ def staffed_model(loan_model, reviewer, second_reviewer):
     return loan_model
 
 
+def shoot(page, name: str) -> None:
+    """Screenshots for a person to look at, when REVIEW_SCREENSHOTS names a folder."""
+    folder = os.environ.get("REVIEW_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=f"{folder}/{name}.png", full_page=True)
+
+
 def press(page, key: str) -> None:
     """Press a shortcut once the page's script has attached its key handler."""
     page.wait_for_selector("html[data-shortcuts=ready]", state="attached")
@@ -72,6 +79,7 @@ def test_a_reviewer_logs_in_claims_and_approves_with_the_keyboard(
     first, second = make_items(staffed_model, 2)
     page = logged_in(browser, live_server, "carol")
     expect(page.locator("table.counts")).to_contain_text("Loan default")
+    shoot(page, "queue")
 
     page.click("#start-reviewing")
     expect(page).to_have_url(f"{live_server.url}/review/items/{first.pk}/")
@@ -110,6 +118,7 @@ def test_an_override_with_a_bad_label_shows_the_error_and_saves_nothing(
     expect(error).to_contain_text("Allowed: approve, decline")
     expect(page.locator("#override-output")).to_have_value("maybe")
     assert not Decision.objects.exists()
+    shoot(page, "override-error")
 
     page.fill("#override-output", "decline")
     page.click("#form-override button[type=submit]")
@@ -159,7 +168,4 @@ def test_the_item_page_fits_laptop_and_tablet_widths(
     expect(page.locator("table.inputs")).to_be_visible()
     # Nothing overflows sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    if os.environ.get("REVIEW_SCREENSHOTS"):
-        page.screenshot(
-            path=f"{os.environ['REVIEW_SCREENSHOTS']}/item-{viewport['width']}.png", full_page=True
-        )
+    shoot(page, f"item-{viewport['width']}")

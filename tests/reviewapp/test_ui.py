@@ -257,3 +257,15 @@ def test_owners_see_their_deliveries_in_the_admin(dead_delivery, owner, outsider
         str(dead_delivery.event_id)
         not in client_for(outsider).get("/admin/reviewapp/webhookdelivery/").content.decode()
     )
+
+
+def test_routing_reasons_read_as_plain_words():
+    from reviewapp.views import reason_text
+
+    assert reason_text({"rule": "random_sample", "sample_rate": 0.05}) == (
+        "Picked for the random audit sample (5% of traffic)."
+    )
+    assert reason_text({"rule": "contract_violation", "violations": 2}) == (
+        "Breaks the input contract (2 problems)."
+    )
+    assert reason_text({"rule": "low_confidence", "confidence": None}).startswith("{")
