@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -193,6 +194,25 @@ def test_a_model_without_a_callback_url_gets_no_delivery(loan_model, reviewer):
     assert not WebhookDelivery.objects.exists()
 
 
+def stop_process_group(process: subprocess.Popen) -> None:
+    """Stop the cluster and the workers it forked, and wait until none is left (they hold
+    connections to the test database, which must be dropped at the end of the session)."""
+    process.terminate()  # the cluster's own shutdown stops its workers
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_delivers_the_decision_after_commit(hooked_model, reviewer, receiver):
     """The on-commit task goes through django-q2: a qcluster process does the POST."""
@@ -212,14 +232,14 @@ def test_a_real_worker_delivers_the_decision_after_commit(hooked_model, reviewer
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the cluster forks workers
     )
     try:
         deadline = time.monotonic() + 60
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        stop_process_group(worker)
     assert len(receiver.requests) >= 1
     delivery = WebhookDelivery.objects.get()
     assert receiver.requests[0]["headers"]["Countersign-Event-Id"] == str(delivery.event_id)
