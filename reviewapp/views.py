@@ -266,7 +266,7 @@ def _item_context(request, item, form, failed_action) -> dict:
         "lease_seconds_left": max(0, int((item.lease_expires_at - now).total_seconds()))
         if item.lease_expires_at
         else 0,
-        "renew_every_seconds": max(15, min(120, model.lease_seconds // 3)),
+        "renew_every_seconds": max(5, min(120, model.lease_seconds // 3)),
         "form": form,
         "failed_action": failed_action,
         "inputs": input_rows(item),

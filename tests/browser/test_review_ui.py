@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
+from audit.models import AuditEvent
 from models_registry.models import RoutingPolicy
 from reviewapp.models import Decision, ReviewItem
+from reviewapp.services.queue import review_item_claim_next
 from tests.reviewapp.review_items import make_items
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -169,3 +172,24 @@ def test_the_item_page_fits_laptop_and_tablet_widths(
     # Nothing overflows sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     shoot(page, f"item-{viewport['width']}")
+
+
+def test_the_open_page_renews_its_lease_and_says_when_it_is_lost(
+    browser, live_server, staffed_model, reviewer, second_reviewer
+):
+    staffed_model.lease_seconds = 15  # the page renews every 5 s
+    staffed_model.save()
+    [item] = make_items(staffed_model, 1)
+    page = logged_in(browser, live_server, "carol")
+    page.click("#start-reviewing")
+    expect(page.locator("#lease")).to_contain_text("You hold this item")
+
+    page.wait_for_timeout(6500)
+    renewed = AuditEvent.objects.filter(action="review.lease_renewed", object_id=str(item.pk))
+    assert renewed.exists()
+
+    # Her lease lapses (say the laptop slept) and Dave takes the item.
+    ReviewItem.objects.filter(pk=item.pk).update(lease_expires_at=timezone.now())
+    assert review_item_claim_next(user=second_reviewer).pk == item.pk
+    expect(page.locator("#lease-lost")).to_be_visible(timeout=8000)
+    expect(page.locator("#approve-button")).to_be_disabled()
