@@ -243,6 +243,8 @@ def review_action_record(
         ReviewStage.ADJUDICATION,
     ):
         raise ReviewError("This item is already with the owner; decide it.", field="action")
+    if action == ReviewActionKind.ESCALATE and user.pk == item.model.owner_id:
+        raise ReviewError("You are the model's owner: decide it yourself.", field="action")
     # Under the item's row lock nobody else can add an opinion meanwhile; the partial unique
     # constraint (one opinion per person per item) is the database's backstop.
     # An item still in its first review has no earlier opinions (any action moves it on).

@@ -297,3 +297,10 @@ def test_the_sla_task_reports_what_it_did(staffed_model, policy):
     policy.save()
     overdue(staffed_model)
     assert sweep_review_sla() == "1 escalated, 1 decided, 0 leases expired"
+
+
+def test_the_owner_cannot_escalate_to_themselves(staffed_model, owner):
+    item = claimed(staffed_model, owner)
+    with pytest.raises(ReviewError) as refused:
+        review_action_record(user=owner, item=item, action="escalate", comment="hmm")
+    assert refused.value.field == "action"
