@@ -377,7 +377,8 @@ def _notify_owner(item: ReviewItem, what: str) -> None:
     if not recipients:
         return
     subject = f"[Countersign] {model.slug}: review item {item.pk} needs you"
-    body = f"Item {item.pk} (prediction {item.prediction.external_id}) was {what}.\n"
+    link = f"/review/items/{item.pk}/"
+    body = f"Item {item.pk} (prediction {item.prediction.external_id}): {what}.\n\n{link}\n"
 
     def send():
         try:
@@ -454,7 +455,7 @@ def _sweep_one(pk: int, now: datetime) -> tuple[int, int]:
                 },
             )
         )
-        _notify_owner(item, "past its SLA")
+        _notify_owner(item, "it is past its SLA")
         escalated = 1
     lease_held = item.lease_expires_at is not None and item.lease_expires_at > now
     if policy.on_sla_breach in FALLBACK_POLICIES and not lease_held:
