@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
@@ -42,6 +43,9 @@ def browser(settings):
         )
         yield browser
         browser.close()
+        # The ORM calls made while Playwright's loop ran may have opened their own
+        # connection; close it, or the test database cannot be dropped at the end.
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
