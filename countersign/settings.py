@@ -191,3 +191,12 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Keyed hash for personal data shown masked in the reviewer UI and in exports.
 PII_HASH_KEY = env.str("PII_HASH_KEY", default=SECRET_KEY)
+
+# Monitoring (docs/monitoring.md): baseline sample kept per upload, rows sampled per window for
+# the KS/Wasserstein tests, rows read per chunk, snapshot windows, and the /metrics token.
+MONITORING_BASELINE_SAMPLE_ROWS = env.int("MONITORING_BASELINE_SAMPLE_ROWS", default=50_000)
+MONITORING_DRIFT_SAMPLE_ROWS = env.int("MONITORING_DRIFT_SAMPLE_ROWS", default=200_000)
+MONITORING_CHUNK_SIZE = env.int("MONITORING_CHUNK_SIZE", default=20_000)
+MONITORING_WINDOWS = env.list("MONITORING_WINDOWS", default=["hourly", "daily"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
