@@ -249,7 +249,9 @@ class BaselineUploadForm(forms.ModelForm):
         try:
             prepare_baseline(read_table(content, upload.name), version)
         except BaselineError as error:
-            raise ValidationError({"file" if error.field == "file" else None: error.message})
+            raise ValidationError(
+                {"file" if error.field == "file" else None: error.message}
+            ) from error
         cleaned["content"] = content
         return cleaned
 

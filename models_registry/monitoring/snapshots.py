@@ -123,7 +123,7 @@ def _postgres_chunks(
         while rows := cursor.fetchmany(chunk_size()):
             frame = pd.DataFrame.from_records(rows, columns=names)
             for name in ("reasons", "violations"):
-                frame[name] = [json.loads(v) if v else None for v in frame[name]]
+                frame[name] = [json.loads(v) if isinstance(v, str) else None for v in frame[name]]
             yield frame
 
 
