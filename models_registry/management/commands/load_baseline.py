@@ -12,6 +12,13 @@ from models_registry.monitoring.baseline import BaselineError, baseline_upload
 class Command(BaseCommand):
     help = "Upload a training-data sample (CSV or Parquet) as a version's drift baseline."
 
+    def add_base_argument(self, parser, *args, **kwargs):
+        # --version names the model version here, as in the interface; Django's own
+        # --version (print Django's version) would clash with it.
+        if "--version" in args:
+            return
+        super().add_base_argument(parser, *args, **kwargs)
+
     def add_arguments(self, parser):
         parser.add_argument("--model", required=True, help="Model slug")
         parser.add_argument("--version", required=True, help="Version label")
