@@ -4,8 +4,8 @@ import io
 
 import pandas as pd
 import pytest
-from django.core.management import CommandError, call_command
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
