@@ -15,12 +15,9 @@ from models_registry.authentication import ServicePrincipal
 from models_registry.models import Baseline, ModelVersion, ServiceKeyScope
 from models_registry.monitoring.baseline import BaselineError, baseline_upload, latest_baseline
 from models_registry.selectors import model_for_request
+from reviewapp.api.serializers import ErrorSerializer
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
 
 
 class BaselineUploadSerializer(serializers.Serializer):

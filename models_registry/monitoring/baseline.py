@@ -95,16 +95,92 @@ def _native(value):
     return value
 
 
+SIMPLE_CONTRACT_KEYS = {"type", "properties", "required", "$schema", "title", "description"}
+SIMPLE_FIELD_KEYS = {
+    "type",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "enum",
+    "format",
+    "minLength",
+    "maxLength",
+    "x-pii",
+    "title",
+    "description",
+}
+
+
+def _suspect_rows(frame: pd.DataFrame, contract: dict, present: list[str]) -> np.ndarray | None:
+    """Rows that may break a simple contract, found column-wise; None when not simple.
+
+    This only narrows the search: every suspect row is then validated with jsonschema, which
+    writes the messages. It must never be laxer than jsonschema, so anything it can't judge
+    column-wise (an unknown format, a nested schema) makes every non-empty value a suspect.
+    """
+    if not set(contract) <= SIMPLE_CONTRACT_KEYS or contract.get("type", "object") != "object":
+        return None
+    properties = contract.get("properties", {})
+    suspect = np.zeros(len(frame), dtype=bool)
+    for name in contract.get("required", []):
+        suspect |= frame[name].isna().to_numpy() if name in frame else True
+    for name in present:
+        schema = properties.get(name)
+        if not isinstance(schema, dict) or not set(schema) <= SIMPLE_FIELD_KEYS:
+            return None
+        column = frame[name]
+        filled = column.notna().to_numpy()
+        bad = np.zeros(len(frame), dtype=bool)
+        kind = schema.get("type")
+        numeric = pd.to_numeric(column, errors="coerce") if kind in ("number", "integer") else None
+        if kind in ("number", "integer"):
+            is_number = column.map(lambda v: isinstance(v, int | float | np.number))
+            is_bool = column.map(lambda v: isinstance(v, bool | np.bool_))
+            bad |= filled & (~is_number.to_numpy() | is_bool.to_numpy())
+            if kind == "integer":
+                bad |= filled & ~(numeric.fillna(0) % 1 == 0).to_numpy()
+            for key, fails in (
+                ("minimum", lambda x, b: x < b),
+                ("maximum", lambda x, b: x > b),
+                ("exclusiveMinimum", lambda x, b: x <= b),
+                ("exclusiveMaximum", lambda x, b: x >= b),
+            ):
+                if key in schema:
+                    bad |= filled & fails(numeric, schema[key]).fillna(False).to_numpy()
+        elif kind == "string":
+            text = column.map(lambda v: v if isinstance(v, str) else None)
+            bad |= filled & text.isna().to_numpy()
+            lengths = text.str.len()
+            if "minLength" in schema:
+                bad |= (lengths < schema["minLength"]).fillna(False).to_numpy()
+            if "maxLength" in schema:
+                bad |= (lengths > schema["maxLength"]).fillna(False).to_numpy()
+            if schema.get("format") == "email":
+                bad |= filled & ~text.str.contains("@", regex=False).fillna(False).to_numpy()
+        elif kind is not None or "enum" not in schema:
+            bad |= filled  # a type not judged column-wise: let jsonschema look at every value
+        if "format" in schema and schema["format"] != "email":
+            bad |= filled
+        if "enum" in schema:
+            bad |= filled & ~column.isin(schema["enum"]).to_numpy()
+        suspect |= bad
+    return np.flatnonzero(suspect)
+
+
 def _check_contract(frame: pd.DataFrame, version: ModelVersion, report: dict) -> None:
     contract_columns = [f.name for f in input_features(version.input_contract)]
     present = [c for c in contract_columns if c in frame]
     validator = version.validator
-    values = frame[present].astype(object).where(frame[present].notna(), None)
-    for row, record in enumerate(values.itertuples(index=False, name=None)):
+    rows = _suspect_rows(frame, version.input_contract or {}, present)
+    candidates = frame[present] if rows is None else frame[present].iloc[rows]
+    numbers = range(len(frame)) if rows is None else rows
+    values = candidates.astype(object).where(candidates.notna(), None)
+    for row, record in zip(numbers, values.itertuples(index=False, name=None), strict=True):
         inputs = {k: _native(v) for k, v in zip(present, record, strict=True) if v is not None}
         for violation in validator.input_violations(inputs):
             column = violation.path.removeprefix("inputs").lstrip(".").split(".")[0] or "(row)"
-            _report(report, column, row, violation.message)
+            _report(report, column, int(row), violation.message)
 
 
 def _numeric_profile(values: pd.Series) -> dict:
