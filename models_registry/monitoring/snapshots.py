@@ -10,8 +10,11 @@ test, Wasserstein distance and quantiles use the sample (the whole window when i
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
+import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -80,35 +83,83 @@ def _column(feature: Feature) -> str:
     return f"in:{feature.name}"
 
 
+def _copy_query(model: MLModel, start, end, features: list[Feature]):
+    from psycopg import sql
+
+    columns = [sql.SQL("inputs->>{}").format(sql.Literal(f.name)) for f in features]
+    columns += [
+        sql.SQL("output#>>'{}'"),
+        sql.SQL("confidence"),
+        sql.SQL("status"),
+        sql.SQL("NULLIF(routing_reasons::text, '[]')"),
+        sql.SQL("NULLIF(contract_violations::text, '[]')"),
+    ]
+    return sql.SQL(
+        "COPY (SELECT {columns} FROM {table} WHERE model_id = {model} "
+        "AND received_at >= {start} AND received_at < {end}) TO STDOUT"
+    ).format(
+        columns=sql.SQL(", ").join(columns),
+        table=sql.Identifier(Prediction._meta.db_table),
+        model=sql.Literal(model.pk),
+        start=sql.Literal(start),
+        end=sql.Literal(end),
+    )
+
+
+_COPY_ESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+
+
+def _unescape(column: pd.Series) -> pd.Series:
+    """Undo COPY text-format escaping in the rare values that contain a backslash."""
+    text = column.astype(object)
+    mask = text.map(lambda v: isinstance(v, str) and "\\" in v)
+    if mask.any():
+        text[mask] = text[mask].map(
+            lambda v: re.sub(r"\\[\\tnr]", lambda m: _COPY_ESCAPES[m.group(0)], v)
+        )
+    return text
+
+
+def _parse_copy_block(
+    block: bytes, names: list[str], features: list[Feature], out: Feature | None
+) -> pd.DataFrame:
+    numeric = {_column(f) for f in features if f.kind == NUMERIC}
+    if out is not None and out.kind == NUMERIC:
+        numeric.add(OUTPUT)
+    frame = pd.read_csv(
+        io.BytesIO(block),
+        sep="\t",
+        header=None,
+        names=names,
+        quoting=csv.QUOTE_NONE,
+        na_values=["\\N"],
+        keep_default_na=False,
+        dtype={name: str for name in names if name not in numeric and name != "confidence"},
+        engine="c",
+    )
+    # "\N" is NULL; any other backslash is an escaped character in some value.
+    escaped = re.search(rb"\\[^N]", block) is not None
+    for name in names:
+        if name in numeric or name == "confidence":
+            if not pd.api.types.is_float_dtype(frame[name]):
+                # Text where a number was due (a contract violation): not a number here.
+                frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+        elif escaped:
+            frame[name] = _unescape(frame[name])
+    for name in ("reasons", "violations"):
+        texts = frame[name].to_numpy(dtype=object)
+        values = [None] * len(frame)
+        for i in np.flatnonzero(frame[name].notna().to_numpy()):
+            values[i] = json.loads(texts[i])
+        frame[name] = pd.Series(values, index=frame.index, dtype=object)
+    return frame
+
+
 def _postgres_chunks(
     model: MLModel, start, end, features: list[Feature], out: Feature | None
 ) -> Iterator[pd.DataFrame]:
-    """Let PostgreSQL pull each feature out of the JSON, and stream rows with a named cursor."""
-    select, params = [], []
-    for feature in features:
-        if feature.kind == NUMERIC:
-            select.append(
-                "CASE WHEN jsonb_typeof(inputs->%s) = 'number' THEN (inputs->>%s)::float8 END"
-            )
-            params += [feature.name, feature.name]
-        else:
-            select.append("inputs->>%s")
-            params.append(feature.name)
-    if out is not None and out.kind == NUMERIC:
-        select.append("CASE WHEN jsonb_typeof(output) = 'number' THEN (output#>>'{}')::float8 END")
-    else:
-        select.append("output#>>'{}'")
-    select += [
-        "confidence",
-        "status",
-        "NULLIF(routing_reasons::text, '[]')",
-        "NULLIF(contract_violations::text, '[]')",
-    ]
-    sql = (
-        f"SELECT {', '.join(select)} FROM {Prediction._meta.db_table} "  # noqa: S608
-        "WHERE model_id = %s AND received_at >= %s AND received_at < %s"
-    )
-    params += [model.pk, start, end]
+    """Let PostgreSQL pull each feature out of the JSON and stream rows with COPY; pandas
+    parses each block of about ``chunk_size()`` rows in C."""
     names = [_column(f) for f in features] + [
         OUTPUT,
         "confidence",
@@ -117,14 +168,24 @@ def _postgres_chunks(
         "violations",
     ]
     connection.ensure_connection()
-    with transaction.atomic(), connection.connection.cursor(name="monitoring_snapshot") as cursor:
-        cursor.itersize = chunk_size()
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(chunk_size()):
-            frame = pd.DataFrame.from_records(rows, columns=names)
-            for name in ("reasons", "violations"):
-                frame[name] = [json.loads(v) if isinstance(v, str) else None for v in frame[name]]
-            yield frame
+    rows_wanted = chunk_size()
+    pending: list[bytes] = []
+    pending_rows = 0
+    with connection.connection.cursor() as cursor:
+        with cursor.copy(_copy_query(model, start, end, features)) as copy:
+            for data in copy:
+                data = bytes(data)
+                pending.append(data)
+                pending_rows += data.count(b"\n")
+                if pending_rows < rows_wanted:
+                    continue
+                buffer = b"".join(pending)
+                cut = buffer.rfind(b"\n") + 1
+                pending, pending_rows = [buffer[cut:]], buffer[cut:].count(b"\n")
+                yield _parse_copy_block(buffer[:cut], names, features, out)
+        rest = b"".join(pending)
+        if rest.strip():
+            yield _parse_copy_block(rest, names, features, out)
 
 
 def _categorical_text(value):

@@ -37,7 +37,7 @@ def violation_rule(loan_model):
         metric=AlertMetric.CONTRACT_VIOLATION_RATE,
         comparison=Comparison.GT,
         threshold=0.05,
-        window_seconds=3 * 3600,
+        window_seconds=4 * 3600,
         min_sample_size=100,
     )
 

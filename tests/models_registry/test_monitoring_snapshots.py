@@ -259,3 +259,18 @@ def test_the_run_fills_missing_windows_and_the_command_shows_progress(drifted_wi
     assert "[1/1] loan-default" in text
     assert "already there" in text
     assert "0 snapshot(s) taken, 3 already there." in text
+
+
+def test_odd_text_values_survive_the_database_read(loan_model):
+    upload_baseline(loan_model)
+    start = a_closed_hour()
+    frame = current_frame(rows=60, seed=8)
+    odd = 'back\\slash\ttab\nnewline "quoted" NA'
+    frame.loc[:9, "employment"] = odd
+    frame.loc[10:14, "employment"] = "null"
+    store_predictions(loan_model, frame, start)
+    snapshot, _ = snapshot_take(model=loan_model, window="hourly", start=start)
+    counts = snapshot.drift["features"]["employment"]["current_frequencies"]
+    assert counts[odd] == 10
+    assert counts["null"] == 5
+    assert snapshot.metrics["missing"]["employment"]["count"] == 0

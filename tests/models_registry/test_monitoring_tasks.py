@@ -1,6 +1,7 @@
 """The schedules run on a real django-q2 worker: snapshots are taken and the owner's alert
 e-mail is delivered without anyone calling a function."""
 
+import importlib
 import os
 import signal
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import time
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 from django_q.models import Schedule
@@ -35,6 +37,10 @@ def test_the_worker_takes_snapshots_and_delivers_alerts(loan_model):
     store_predictions(loan_model, frame, a_closed_hour(1), violations_every=5)  # 20% violate
     # The migration scheduled both tasks; the test enqueues the snapshot task itself rather
     # than wait for the scheduler's next pass (up to a minute).
+    # (An earlier transactional test's flush may have emptied the table: rerun the migration's
+    # data step, which is idempotent.)
+    migration = importlib.import_module("models_registry.migrations.0004_monitoring_schedules")
+    migration.forward(django_apps, None)
     schedules = dict(Schedule.objects.values_list("name", "func"))
     assert schedules["monitoring: snapshots and alert rules"] == (
         "models_registry.monitoring.tasks.take_monitoring_snapshots"
