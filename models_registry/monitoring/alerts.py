@@ -93,11 +93,13 @@ def alert_rules_ensure_defaults(*, model: MLModel, actor: Actor = SYSTEM) -> lis
     Rules are never deleted (the owner disables them), so "has default rules" is a reliable
     marker that this already happened, and an owner's edits are never overwritten.
     """
+    # The model row lock serialises concurrent first calls (admin save vs. snapshot run).
+    MLModel.objects.select_for_update().filter(pk=model.pk).first()
     if AlertRule.objects.filter(model=model, is_default=True).exists():
         return []
-    rules = AlertRule.objects.bulk_create(
+    AlertRule.objects.bulk_create(
         [AlertRule(model=model, is_default=True, **spec) for spec in DEFAULT_RULES],
-        ignore_conflicts=True,
+        ignore_conflicts=True,  # an owner's own rule may already carry a default's name
     )
     created = list(AlertRule.objects.filter(model=model, is_default=True))
     for rule in created:
@@ -109,7 +111,7 @@ def alert_rules_ensure_defaults(*, model: MLModel, actor: Actor = SYSTEM) -> lis
             model=model,
             payload={"name": rule.name, "condition": rule.condition, "default": True},
         )
-    return created if rules else []
+    return created
 
 
 # --- Evaluating a rule -------------------------------------------------------------------

@@ -19,19 +19,19 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from models_registry.models import (
     WINDOW_SECONDS,
     Baseline,
     MLModel,
-    ModelVersion,
     MonitoringSnapshot,
     SnapshotWindow,
     VersionStatus,
@@ -65,8 +65,6 @@ def drift_sample_cap() -> int:
 
 
 def _utc(ts: int) -> datetime:
-    from datetime import UTC
-
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
@@ -540,7 +538,7 @@ def _decisions(model: MLModel, start, end) -> dict:
                 prediction__model=model, decided_at__gte=start, decided_at__lt=end
             )
             .values_list("action")
-            .annotate(n=models_count())
+            .annotate(n=Count("id"))
             .values_list("action", "n")
         )
     )
@@ -556,12 +554,6 @@ def _decisions(model: MLModel, start, end) -> dict:
     }
 
 
-def models_count():
-    from django.db.models import Count
-
-    return Count("id")
-
-
 def snapshot_measure(
     *, model: MLModel, window: str, start: datetime, end: datetime, seed: int | None = None
 ) -> dict:
@@ -574,19 +566,18 @@ def snapshot_measure(
     policy = getattr(version, "routing_policy", None) if version else None
     threshold = policy.confidence_threshold if policy else None
     baseline_columns, psi_edges, display_edges = _baseline_inputs(baseline, features, out)
-    numeric_psi = {k: v for k, v in psi_edges.items()}
     if seed is None:
         seed = zlib.crc32(f"{model.pk}:{window}:{start.isoformat()}".encode())
-    probe = _Accumulator(
-        features, out, {}, {}, threshold, _Reservoir(1, 1, np.random.default_rng())
-    )
+    numeric_count = sum(f.kind == NUMERIC for f in features) + 1  # + confidence
+    if out is not None and out.kind == NUMERIC:
+        numeric_count += 1
     acc = _Accumulator(
         features,
         out,
-        numeric_psi,
+        psi_edges,
         display_edges,
         threshold,
-        _Reservoir(drift_sample_cap(), len(probe.numeric_columns), np.random.default_rng(seed)),
+        _Reservoir(drift_sample_cap(), numeric_count, np.random.default_rng(seed)),
     )
     for frame in prediction_chunks(model, start, end, features, out):
         acc.add(frame)
@@ -730,7 +721,3 @@ def snapshots_run(
                         f"{snapshot.prediction_count} predictions ({state})"
                     )
     return RunResult(created, existing)
-
-
-def active_version_of(model: MLModel) -> ModelVersion | None:
-    return model.active_version
