@@ -41,7 +41,9 @@ def _charts(data: dict) -> dict:
         )
     result = {
         "traffic": charts.line_chart(
-            "Predictions per window", [("predictions", monitoring.series(snaps, "volume"))]
+            "Predictions per window",
+            [("predictions", monitoring.series(snaps, "volume"))],
+            y_min=0,
         ),
         "confidence": charts.line_chart(
             "Confidence",
@@ -98,7 +100,7 @@ def _distribution(data: dict):
     profile = baseline.profile.get(feature, {})
     if row.get("kind") == "numeric" and "histogram" in profile and "current_histogram" in row:
         edges = profile["histogram"]["edges"]
-        labels = [f"{edges[i]:.3g}" for i in range(len(edges) - 1)]
+        labels = [charts.compact(edges[i]) for i in range(len(edges) - 1)]
         base, cur = profile["histogram"]["counts"], row["current_histogram"]
     elif row.get("kind") == "categorical":
         base_freq = profile.get("frequencies", {})

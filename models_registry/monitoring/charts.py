@@ -14,6 +14,14 @@ from django.utils.safestring import SafeString, mark_safe
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed")
 
 
+def compact(value: float) -> str:
+    """Short axis labels: 43700 -> 43.7k."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
 def _fmt(value: float, percent: bool) -> str:
     if percent:
         return f"{value:.0%}" if abs(value) >= 0.1 or value == 0 else f"{value:.1%}"
@@ -33,7 +41,7 @@ def line_chart(
     y_max: float | None = None,
 ) -> SafeString:
     """One or more series over time; gaps (None) break the line instead of inventing values."""
-    pad_l, pad_r, pad_t, pad_b = 48, 12, 24, 22
+    pad_l, pad_r, pad_t, pad_b = 48, 12, (38 if len(lines) > 1 else 24), 22
     xs = sorted({x for _, points in lines for x, _ in points})
     ys = [y for _, points in lines for _, y in points if y is not None]
     title_e = escape(title)
@@ -96,8 +104,8 @@ def line_chart(
                 )
         if len(lines) > 1:
             parts.append(
-                f'<text x="{pad_l + 8 + i * 130}" y="{pad_t - 8 + 16}" fill="{color}" '
-                f'class="legend">{escape(name)}</text>'
+                f'<text x="{pad_l + i * 125}" y="30" fill="{color}" '
+                f'class="legend">— {escape(name)}</text>'
             )
     parts.append("</svg>")
     return mark_safe("".join(parts))
@@ -113,7 +121,7 @@ def paired_bars(
     height: int = 200,
 ) -> SafeString:
     """Baseline and current shares per bin or category, side by side."""
-    pad_l, pad_r, pad_t, pad_b = 40, 12, 30, 40
+    pad_l, pad_r, pad_t, pad_b = 40, 12, 44, 40
     title_e = escape(title)
     if not labels:
         return mark_safe(
@@ -129,11 +137,11 @@ def paired_bars(
         f'<svg class="chart" role="img" aria-label="{title_e}" data-chart="{title_e}" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
         f'<text x="8" y="16" class="chart-title">{title_e}</text>',
-        f'<text x="{width - 200}" y="16" fill="{PALETTE[0]}" class="legend">baseline</text>',
-        f'<text x="{width - 120}" y="16" fill="{PALETTE[1]}" class="legend">current</text>',
+        f'<text x="{pad_l}" y="32" fill="{PALETTE[0]}" class="legend">■ baseline</text>',
+        f'<text x="{pad_l + 90}" y="32" fill="{PALETTE[1]}" class="legend">■ current</text>',
         f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end" class="tick">{top:.0%}</text>',
     ]
-    step = max(1, len(labels) // 10)
+    step = max(1, round(len(labels) / 6))
     for i, label in enumerate(labels):
         x = pad_l + i * slot
         for j, (value, color) in enumerate(((baseline[i], PALETTE[0]), (current[i], PALETTE[1]))):
