@@ -4,8 +4,9 @@ A snapshot is written once per (model, window kind, window start) and never repl
 rerun of the schedule or of ``manage.py monitoring_snapshot`` duplicates nothing. Predictions
 are read in chunks (streamed with COPY on PostgreSQL, parsed by pandas) and folded into
 running counts plus a bounded uniform sample per numeric feature, so memory stays flat however
-large the window: PSI, chi-square, missing and violation rates use exact counts over the whole window; the KS
-test, Wasserstein distance and quantiles use the sample (the whole window when it fits).
+large the window: PSI, chi-square, missing and violation rates use exact counts over the whole
+window; the KS test, Wasserstein distance and quantiles use the sample (the whole window when
+it fits).
 """
 
 from __future__ import annotations
