@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from django.urls import path
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from models_registry.models import Alert, AlertStatus, MLModel
 from reviewapp.models import Prediction, ReviewItem
@@ -25,14 +25,11 @@ from reviewapp.models import Prediction, ReviewItem
 class CountersignCollector:
     def collect(self):
         slugs = dict(MLModel.objects.values_list("pk", "slug"))
-        received = GaugeMetricFamily(
+        received = CounterMetricFamily(
             "countersign_predictions_received",
-            "Predictions stored, by model and status (a counter read from the database).",
+            "Predictions stored, by model and status.",
             labels=["model", "status"],
         )
-        # Exposed with the _total suffix convention by hand: it never decreases.
-        received.name = "countersign_predictions_received_total"
-        received.type = "counter"
         rows = Prediction.objects.values_list("model", "status").annotate(n=Count("id"))
         for model_id, status, n in rows.values_list("model", "status", "n"):
             received.add_metric([slugs.get(model_id, str(model_id)), status], n)
@@ -80,13 +77,11 @@ class CountersignCollector:
 
         from django_q.models import Failure
 
-        failures = GaugeMetricFamily(
+        failures = CounterMetricFamily(
             "countersign_task_failures",
             "Background tasks that failed (as kept by django-q2), by function.",
             labels=["func"],
         )
-        failures.name = "countersign_task_failures_total"
-        failures.type = "counter"
         for func, n in (
             Failure.objects.values_list("func").annotate(n=Count("id")).values_list("func", "n")
         ):

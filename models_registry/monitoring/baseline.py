@@ -200,8 +200,16 @@ def _numeric_profile(values: pd.Series) -> dict:
     return profile
 
 
+def category_text(values: pd.Series) -> pd.Series:
+    """Categories as the text PostgreSQL's ``->>`` gives for the same JSON values."""
+    values = values.dropna()
+    return values.map(
+        lambda v: ("true" if v else "false") if isinstance(v, bool | np.bool_) else str(v)
+    )
+
+
 def category_counts(values: pd.Series) -> dict[str, int]:
-    counts = values.dropna().astype(str).value_counts()
+    counts = category_text(values).value_counts()
     top = counts.iloc[:MAX_CATEGORIES]
     result = {str(k): int(v) for k, v in top.items()}
     rest = int(counts.iloc[MAX_CATEGORIES:].sum())

@@ -81,3 +81,21 @@ def demo_baseline_load(model: MLModel, rows: int = 5000) -> Baseline:
         file_name=f"{model.slug}-demo-baseline.parquet",
         actor=Actor.system("demo"),
     )
+
+
+def demo_monitoring_backfill(models, hours: int = 24, days: int = 1) -> dict:
+    """Snapshot the demo's past windows and evaluate its alert rules, so the charts have a
+    history on first start. Call it after the demo's predictions (with past ``received_at``)
+    are in; safe to call again (windows already measured are skipped)."""
+    from models_registry.monitoring.alerts import alert_rules_ensure_defaults, alerts_evaluate
+    from models_registry.monitoring.snapshots import snapshots_run
+
+    totals = {"snapshots": 0, "alerts_opened": 0}
+    for model in models:
+        alert_rules_ensure_defaults(model=model, actor=Actor.system("demo"))
+        for window, back in (("hourly", hours), ("daily", days)):
+            if back:
+                result = snapshots_run(models=[model], windows=[window], backfill=back)
+                totals["snapshots"] += result.created
+        totals["alerts_opened"] += alerts_evaluate(model=model)["opened"]
+    return totals

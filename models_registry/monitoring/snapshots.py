@@ -2,10 +2,11 @@
 
 A snapshot is written once per (model, window kind, window start) and never replaced, so a
 rerun of the schedule or of ``manage.py monitoring_snapshot`` duplicates nothing. Predictions
-are read in chunks (a server-side cursor on PostgreSQL) and folded into running counts plus a
-bounded uniform sample per numeric feature, so memory stays flat however large the window:
-PSI, chi-square, missing and violation rates use exact counts over the whole window; the KS
-test, Wasserstein distance and quantiles use the sample (the whole window when it fits).
+are read in chunks (streamed with COPY on PostgreSQL, parsed by pandas) and folded into
+running counts plus a bounded uniform sample per numeric feature, so memory stays flat however
+large the window: PSI, chi-square, missing and violation rates use exact counts over the whole
+window; the KS test, Wasserstein distance and quantiles use the sample (the whole window when
+it fits).
 """
 
 from __future__ import annotations
@@ -665,6 +666,14 @@ def snapshot_take(
     if end > timezone.now():
         raise ValueError(f"The {window} window starting {start.isoformat()} has not closed yet.")
     measured = snapshot_measure(model=model, window=window, start=start, end=end)
+    previous = (
+        MonitoringSnapshot.objects.filter(
+            model=model, window=window, window_start=start - (end - start)
+        )
+        .only("drift", "window_start")
+        .first()
+    )
+    compare_with_previous(measured["drift"], previous)
     try:
         with transaction.atomic():
             snapshot = MonitoringSnapshot.objects.create(
@@ -682,6 +691,34 @@ def snapshot_take(
     except IntegrityError:
         return existing.get(), False
     return snapshot, True
+
+
+def compare_with_previous(drift: dict, previous: MonitoringSnapshot | None) -> None:
+    """Add each feature's PSI against the previous window of the same kind (its recent past).
+
+    Computed from the distributions both snapshots stored (numeric: counts on the baseline's
+    histogram bins, so only when both used the same baseline; categorical: the top categories),
+    so no raw predictions are read again.
+    """
+    if previous is None or not drift.get("features") or not previous.drift.get("features"):
+        return
+    same_baseline = previous.drift.get("baseline_id") == drift.get("baseline_id")
+    for name, entry in drift["features"].items():
+        before = previous.drift["features"].get(name) or {}
+        if not entry.get("tested") or not before.get("tested"):
+            continue
+        if entry["kind"] == NUMERIC and same_baseline:
+            a, b = before.get("current_histogram"), entry.get("current_histogram")
+            if a and b and len(a) == len(b) and sum(a) and sum(b):
+                entry["psi_vs_previous"] = stats.psi_from_counts(a, b)
+        elif entry["kind"] == CATEGORICAL:
+            a, b = before.get("current_frequencies"), entry.get("current_frequencies")
+            if a and b:
+                keys = sorted(set(a) | set(b))
+                entry["psi_vs_previous"] = stats.psi_from_counts(
+                    [a.get(k, 0) for k in keys], [b.get(k, 0) for k in keys]
+                )
+    drift["previous_window_start"] = previous.window_start.isoformat()
 
 
 def monitored_models():

@@ -197,3 +197,16 @@ def test_the_column_wise_prefilter_finds_exactly_what_row_by_row_validation_find
     slow = module.prepare_baseline(frame, version).contract_report
     assert fast == slow
     assert fast["rows_with_violations"] == 9
+
+
+def test_boolean_categories_are_spelled_as_json_spells_them(owner):
+    from tests.factories import ModelVersionFactory
+
+    version = ModelVersionFactory(
+        model__slug="flags",
+        model__owner=owner,
+        input_contract={"type": "object", "properties": {"repeat": {"type": "boolean"}}},
+    )
+    frame = pd.DataFrame({"repeat": [True, False, True]})
+    baseline = upload_baseline(version.model, frame)
+    assert baseline.profile["repeat"]["frequencies"] == {"true": 2, "false": 1}

@@ -60,3 +60,28 @@ def test_the_demo_baselines_meet_the_demo_contracts(slug, contract, output_spec,
 def test_an_unknown_demo_model_is_refused():
     with pytest.raises(ValueError, match="No demo baseline"):
         demo_baseline_frame("nope")
+
+
+@pytest.mark.django_db
+def test_the_demo_backfill_gives_the_charts_a_history(loan_model):
+    from models_registry.models import MonitoringSnapshot
+    from models_registry.monitoring.demo import demo_monitoring_backfill
+    from tests.models_registry.monitoring_data import (
+        a_closed_hour,
+        current_frame,
+        store_predictions,
+        upload_baseline,
+    )
+
+    upload_baseline(loan_model)
+    for hours_ago in (1, 2, 3):
+        store_predictions(
+            loan_model,
+            current_frame(rows=40, seed=hours_ago),
+            a_closed_hour(hours_ago),
+            prefix=f"d{hours_ago}",
+        )
+    totals = demo_monitoring_backfill([loan_model], hours=3, days=0)
+    assert totals["snapshots"] == 3
+    assert MonitoringSnapshot.objects.filter(model=loan_model, prediction_count=40).count() == 3
+    assert demo_monitoring_backfill([loan_model], hours=3, days=0)["snapshots"] == 0

@@ -274,3 +274,24 @@ def test_odd_text_values_survive_the_database_read(loan_model):
     assert counts[odd] == 10
     assert counts["null"] == 5
     assert snapshot.metrics["missing"]["employment"]["count"] == 0
+
+
+def test_each_window_is_also_compared_with_the_one_before(loan_model):
+    from models_registry.monitoring import stats as monitoring_stats
+
+    upload_baseline(loan_model)
+    earlier, later = a_closed_hour(2), a_closed_hour(1)
+    store_predictions(loan_model, current_frame(seed=11), earlier, prefix="a")
+    store_predictions(loan_model, current_frame(seed=12, income_shift=8000), later, prefix="b")
+    first, _ = snapshot_take(model=loan_model, window="hourly", start=earlier)
+    second, _ = snapshot_take(model=loan_model, window="hourly", start=later)
+    assert "psi_vs_previous" not in first.drift["features"]["income"]
+    income = second.drift["features"]["income"]
+    assert income["psi_vs_previous"] == pytest.approx(
+        monitoring_stats.psi_from_counts(
+            first.drift["features"]["income"]["current_histogram"], income["current_histogram"]
+        )
+    )
+    assert income["psi_vs_previous"] > 0.1
+    assert second.drift["features"]["applicant_age"]["psi_vs_previous"] < 0.1
+    assert second.drift["previous_window_start"] == earlier.isoformat()
