@@ -70,9 +70,16 @@ class ChainRow:
     canonical: str
 
 
-def verify_chain_rows(chain: str, rows: Iterable[ChainRow], report: ChainReport) -> None:
-    """Walk one chain's sealed rows in position order and record every break in ``report``."""
-    prev: ChainRow | None = None
+def verify_chain_rows(
+    chain: str, rows: Iterable[ChainRow], report: ChainReport, *, after: ChainRow | None = None
+) -> None:
+    """Walk one chain's sealed rows in position order and record every break in ``report``.
+
+    ``after`` is the link just before the first row (only its seq, position and hash are read),
+    for a walk that starts mid-chain, as an export of one period does; by default the walk
+    starts at position 1 after the genesis hash.
+    """
+    prev: ChainRow | None = after
     seen_seqs: set[int] = set()
     for row in rows:
         report.sealed += 1
@@ -124,7 +131,7 @@ def verify_chain_rows(chain: str, rows: Iterable[ChainRow], report: ChainReport)
         seen_seqs.add(row.seq)
         prev = row
 
-    if prev is not None:
+    if prev is not None and prev is not after:
         report.head_position, report.head_seq, report.head_hash = prev.position, prev.seq, prev.hash
 
 

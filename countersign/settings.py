@@ -191,3 +191,18 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Keyed hash for personal data shown masked in the reviewer UI and in exports.
 PII_HASH_KEY = env.str("PII_HASH_KEY", default=SECRET_KEY)
+
+# Compliance exports (docs/exports.md): where files and manifests are written, and the key that
+# signs manifests. The default key is derived from SECRET_KEY; set EXPORT_SIGNING_KEY to a
+# separate secret to hand auditors without handing them SECRET_KEY.
+EXPORT_DIR = Path(env.str("EXPORT_DIR", default=str(BASE_DIR / "exports")))
+EXPORT_SCHEDULE_DIR = Path(env.str("EXPORT_SCHEDULE_DIR", default=str(EXPORT_DIR / "monthly")))
+EXPORT_SCHEDULE_FORMAT = env.str("EXPORT_SCHEDULE_FORMAT", default="parquet")
+EXPORT_SIGNING_KEY = env.str("EXPORT_SIGNING_KEY", default="")
+if not EXPORT_SIGNING_KEY:
+    import hashlib as _hashlib
+    import hmac as _hmac
+
+    EXPORT_SIGNING_KEY = _hmac.new(
+        SECRET_KEY.encode(), b"countersign export signing key", _hashlib.sha256
+    ).hexdigest()
