@@ -9,4 +9,6 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("reviewapp.api.urls")),
     path("api/v1/", include("models_registry.api.urls")),
+    path("api/v1/", include("audit.api.urls")),
+    path("compliance/", include("audit.urls")),
 ]
