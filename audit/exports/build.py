@@ -101,17 +101,24 @@ def export_write(
     final = directory / f"{file_stem or spec.stem()}{EXTENSIONS[spec.format]}"
     partial = final.with_name(final.name + ".partial")
 
+    writer = writer_for(spec.format, partial, cols.columns_for(spec.kind))
     if spec.kind == cols.EVENTS:
-        source = EventSource(chains=spec.models, since=spec.since, until=spec.until)
+        source = EventSource(
+            chains=spec.models, since=spec.since, until=spec.until, rendering=writer.rendering
+        )
     else:
         source = PredictionSource(
-            models=spec.models, since=spec.since, until=spec.until, raw_pii=spec.raw_pii
+            models=spec.models,
+            since=spec.since,
+            until=spec.until,
+            raw_pii=spec.raw_pii,
+            rendering=writer.rendering,
         )
     total = source.estimated_rows()
     done = 0
     if progress:
         progress(0, total)
-    with writer_for(spec.format, partial, cols.columns_for(spec.kind)) as writer:
+    with writer:
         for chunk in source.chunks():
             writer.write(chunk)
             done += len(chunk)

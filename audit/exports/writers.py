@@ -11,17 +11,14 @@ import csv
 import gzip
 import hashlib
 import io
-import json
-from collections.abc import Callable, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from audit.chain import iso_utc
-from audit.exports.columns import Column, canonical_json
+from audit.exports.columns import Column
 
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {"csv": ".csv.gz", "jsonl": ".jsonl.gz", "parquet": ".parquet"}
@@ -30,33 +27,6 @@ GZIP_LEVEL = 6
 PARQUET_ROW_GROUP_ROWS = 50_000
 
 Row = Sequence[Any]
-
-
-def _text_converter(column: Column) -> Callable[[Any], str]:
-    """How one value of ``column`` is spelled in CSV."""
-    kind = column.type
-    if kind == "json":
-        # In a nullable JSON column None means "no value" (no decision yet); in a required one
-        # it is the JSON value null and must survive the round trip (it is hashed).
-        missing = "" if column.nullable else "null"
-        return lambda value: missing if value is None else canonical_json(value)
-    if kind == "timestamp":
-        return lambda value: "" if value is None else iso_utc(value)
-    if kind == "bool":
-        return lambda value: "" if value is None else ("true" if value else "false")
-    if kind == "float":
-        return lambda value: "" if value is None else repr(float(value))
-    return lambda value: "" if value is None else str(value)
-
-
-def _json_converter(column: Column) -> Callable[[Any], Any]:
-    """How one value of ``column`` is spelled in JSON Lines."""
-    kind = column.type
-    if kind == "timestamp":
-        return lambda value: None if value is None else iso_utc(value)
-    if kind == "decimal":
-        return lambda value: None if value is None else str(value)
-    return lambda value: value
 
 
 ARROW_TYPES = {
@@ -70,6 +40,10 @@ ARROW_TYPES = {
 }
 
 
+# What the ``arrow`` rendering delivers, where it differs from the stored type.
+SOURCE_TYPES = {"timestamp": pa.int64(), "decimal": pa.string()}
+
+
 def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
     return pa.schema([pa.field(c.name, ARROW_TYPES[c.type], nullable=c.nullable) for c in columns])
 
@@ -78,6 +52,7 @@ class ExportWriter:
     """Base: open ``path``, take chunks of rows (tuples in column order), close."""
 
     format = ""
+    rendering = ""
 
     def __init__(self, path: Path, columns: Sequence[Column]):
         self.path = Path(path)
@@ -98,7 +73,10 @@ class ExportWriter:
 
 
 class CsvWriter(ExportWriter):
+    """Rows arrive already spelled for CSV (the ``text`` rendering of sources.py)."""
+
     format = "csv"
+    rendering = "text"
 
     def __init__(self, path: Path, columns: Sequence[Column]):
         super().__init__(path, columns)
@@ -106,16 +84,9 @@ class CsvWriter(ExportWriter):
         self._text = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="")
         self._csv = csv.writer(self._text, lineterminator="\n")
         self._csv.writerow([c.name for c in self.columns])
-        self._converters = [_text_converter(c) for c in self.columns]
 
     def write(self, rows: Sequence[Row]) -> None:
-        converters = self._converters
-        self._csv.writerows(
-            [
-                [convert(value) for convert, value in zip(converters, row, strict=True)]
-                for row in rows
-            ]
-        )
+        self._csv.writerows(rows)
         self.rows_written += len(rows)
 
     def close(self) -> None:
@@ -124,30 +95,19 @@ class CsvWriter(ExportWriter):
 
 
 class JsonlWriter(ExportWriter):
+    """Rows arrive as one-element tuples holding the finished JSON line."""
+
     format = "jsonl"
+    rendering = "jsonl"
 
     def __init__(self, path: Path, columns: Sequence[Column]):
         super().__init__(path, columns)
         self._gzip = gzip.GzipFile(self.path, "wb", compresslevel=GZIP_LEVEL, mtime=0)
         self._text = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="\n")
-        self._names = [c.name for c in self.columns]
-        self._converters = [_json_converter(c) for c in self.columns]
 
     def write(self, rows: Sequence[Row]) -> None:
-        names, converters = self._names, self._converters
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=False).encode
-        self._text.write(
-            "".join(
-                dumps(
-                    {
-                        name: convert(value)
-                        for name, convert, value in zip(names, converters, row, strict=True)
-                    }
-                )
-                + "\n"
-                for row in rows
-            )
-        )
+        self._text.write("\n".join(row[0] for row in rows))
+        self._text.write("\n")
         self.rows_written += len(rows)
 
     def close(self) -> None:
@@ -156,7 +116,11 @@ class JsonlWriter(ExportWriter):
 
 
 class ParquetWriter(ExportWriter):
+    """Rows arrive in the ``arrow`` rendering: times as epoch microseconds, decimals and JSON
+    as text; each buffered chunk becomes one row group, cast to the documented types."""
+
     format = "parquet"
+    rendering = "arrow"
 
     def __init__(self, path: Path, columns: Sequence[Column]):
         super().__init__(path, columns)
@@ -175,14 +139,11 @@ class ParquetWriter(ExportWriter):
         if not self._buffer:
             return
         arrays = []
-        for index, column in enumerate(self.columns):
-            values = [row[index] for row in self._buffer]
-            if column.type == "json":
-                missing = None if column.nullable else "null"
-                values = [missing if v is None else canonical_json(v) for v in values]
-            elif column.type == "decimal":
-                values = [None if v is None else Decimal(v) for v in values]
-            arrays.append(pa.array(values, type=ARROW_TYPES[column.type]))
+        for values, column in zip(zip(*self._buffer, strict=True), self.columns, strict=True):
+            target = ARROW_TYPES[column.type]
+            source = SOURCE_TYPES.get(column.type, target)
+            array = pa.array(values, type=source)
+            arrays.append(array if source == target else array.cast(target))
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
         self._buffer = []
 
