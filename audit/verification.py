@@ -6,8 +6,11 @@ read from a file; ``audit_verify`` feeds it rows from the database, chain by cha
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from django.db import connection
 
 from audit import chain as hashing
 from audit.models import AuditCheckpoint, AuditEvent
@@ -135,7 +138,18 @@ def verify_chain_rows(
         report.head_position, report.head_seq, report.head_hash = prev.position, prev.seq, prev.hash
 
 
-def _rows_from_db(chain: str, chunk_size: int = 5000) -> Iterator[ChainRow]:
+_PG_CHAIN_SQL = """
+SELECT id, position, prev_seq, prev_hash, hash,
+       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+       actor_type, actor_id, actor_label, action, object_type, object_id, payload::text
+FROM audit_auditevent WHERE chain = %s AND hash IS NOT NULL ORDER BY position, id
+"""
+
+
+def _rows_from_db(chain: str, chunk_size: int = 10_000) -> Iterator[ChainRow]:
+    if connection.vendor == "postgresql":
+        yield from _rows_from_postgresql(chain, chunk_size)
+        return
     events = (
         AuditEvent.objects.sealed()
         .filter(chain=chain)
@@ -168,6 +182,36 @@ def _rows_from_db(chain: str, chunk_size: int = 5000) -> Iterator[ChainRow]:
         )
 
 
+def _rows_from_postgresql(chain: str, chunk_size: int) -> Iterator[ChainRow]:
+    """The same rows without building model instances: PostgreSQL formats the time as the
+    canonical form spells it, so a million-event chain is walked in seconds and flat memory."""
+    loads = json.loads
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_PG_CHAIN_SQL, [chain])
+        while rows := cursor.fetchmany(chunk_size):
+            for seq, position, prev_seq, prev_hash, hash_, occurred, *rest in rows:
+                actor_type, actor_id, actor_label, action, object_type, object_id, payload = rest
+                yield ChainRow(
+                    seq=seq,
+                    position=position,
+                    prev_seq=prev_seq,
+                    prev_hash=prev_hash,
+                    hash=hash_,
+                    canonical=hashing.canonical_event(
+                        seq=seq,
+                        chain=chain,
+                        occurred_at=occurred,
+                        actor_type=actor_type,
+                        actor_id=actor_id,
+                        actor_label=actor_label,
+                        action=action,
+                        object_type=object_type,
+                        object_id=object_id,
+                        payload=loads(payload),
+                    ),
+                )
+
+
 def _check_against_checkpoints(report: ChainReport) -> None:
     """Events cut from the end of a chain leave no broken link; the checkpoints notice."""
     latest = AuditCheckpoint.objects.filter(chain=report.chain).order_by("-position").first()
@@ -197,8 +241,10 @@ def _check_against_checkpoints(report: ChainReport) -> None:
 
 def audit_verify(*, chains: Iterable[str] | None = None) -> VerificationReport:
     """Recompute every (or the named) chain; reads the events in chunks."""
-    known = set(AuditEvent.objects.values_list("chain", flat=True).distinct())
-    known |= set(AuditCheckpoint.objects.values_list("chain", flat=True).distinct())
+    # order_by(): the models' default ordering would otherwise join DISTINCT and return a row
+    # per event.
+    known = set(AuditEvent.objects.order_by().values_list("chain", flat=True).distinct())
+    known |= set(AuditCheckpoint.objects.order_by().values_list("chain", flat=True).distinct())
     selected = sorted(known if chains is None else set(chains))
     reports = []
     for chain in selected:
