@@ -6,13 +6,14 @@ transaction as the change it describes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -145,6 +146,41 @@ def _claim(export_id: int) -> bool:
     )
 
 
+class _ProgressWriter:
+    """Saves an export's progress through a connection of its own.
+
+    The export reads inside one long read-only transaction (a consistent snapshot); progress
+    written there would stay invisible to the UI until the end, so it goes out on a second
+    connection in autocommit, at most twice a second.
+    """
+
+    def __init__(self, export_id: int):
+        self.export_id = export_id
+        self.last_saved = 0.0
+        self._connection = None
+
+    def save(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done and now - self.last_saved < 0.5:
+            return
+        self.last_saved = now
+        if not connection.in_atomic_block:
+            Export.objects.filter(pk=self.export_id).update(rows_done=done, rows_total=total)
+            return
+        if self._connection is None:
+            self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
+        with self._connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Export._meta.db_table} SET rows_done = %s, rows_total = %s WHERE id = %s",
+                [done, total, self.export_id],
+            )
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
 def export_run(
     *,
     export_id: int,
@@ -168,13 +204,10 @@ def export_run(
         raw_pii=export.raw_pii,
         raw_pii_reason=export.raw_pii_reason,
     )
-    last_saved = [0.0]
+    progress_writer = _ProgressWriter(export_id)
 
     def on_progress(done: int, total: int) -> None:
-        now = timezone.now().timestamp()
-        if done == 0 or now - last_saved[0] >= 0.5:
-            Export.objects.filter(pk=export_id).update(rows_done=done, rows_total=total)
-            last_saved[0] = now
+        progress_writer.save(done, total)
         if progress:
             progress(done, total)
 
@@ -188,6 +221,7 @@ def export_run(
             extra={"export_id": export.pk},
         )
     except Exception as error:
+        progress_writer.close()
         logger.exception("export %s failed", export_id)
         with transaction.atomic():
             Export.objects.filter(pk=export_id).update(
@@ -201,6 +235,7 @@ def export_run(
                 payload={"error": str(error)[:500]},
             )
         raise
+    progress_writer.close()
     manifest = result.manifest
     with transaction.atomic():
         Export.objects.filter(pk=export_id).update(

@@ -366,3 +366,49 @@ def test_an_owner_can_only_attach_their_own_models_to_a_service_key(world):
     page = client.get("/admin/models_registry/modelversion/add/")
     assert page.status_code == 200
     assert b"loan-default" in page.content and b"claim-fraud" not in page.content
+
+
+def test_the_roles_exist_with_what_each_may_do(db):
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from tests.audit.conftest import ROLES_MIGRATION
+
+    ROLES_MIGRATION.forward(apps, None)  # again: it must be harmless to re-run
+    perms = {
+        group.name: set(group.permissions.values_list("codename", flat=True))
+        for group in Group.objects.all()
+    }
+    assert set(perms) >= {
+        "reviewer",
+        "model owner",
+        "approver",
+        "compliance officer",
+        "administrator",
+    }
+    compliance = perms["compliance officer"]
+    assert {"view_auditevent", "view_prediction", "view_mlmodel", "export_raw_pii"} <= compliance
+    # Read and export everything, change nothing.
+    assert not {p for p in compliance if p.startswith(("change_", "delete_"))}
+    assert {p for p in compliance if p.startswith("add_")} == {"add_export"}
+    assert {"change_mlmodel", "change_routingpolicy", "view_historicalmlmodel"} <= perms[
+        "model owner"
+    ]
+    assert "change_mlmodel" not in perms["reviewer"] | perms["approver"]
+    assert "export_audit_trail" not in perms["model owner"] | perms["reviewer"]
+    assert {"change_mlmodel", "export_audit_trail", "change_user"} <= perms["administrator"]
+
+
+def test_an_administrator_in_the_group_sees_every_model_but_never_edits_audit_events(
+    world, django_user_model
+):
+    admin_user = django_user_model.objects.create_user("ada", password="pw", is_staff=True)
+    grant_role(admin_user, "administrator")
+    client = APIClient()
+    client.force_login(admin_user)
+    listing = client.get("/admin/models_registry/mlmodel/")
+    assert b"loan-default" in listing.content and b"claim-fraud" in listing.content
+    event = world["ids"]["event"]
+    assert (
+        client.post(f"/admin/audit/auditevent/{event}/change/", {"action": "x"}).status_code == 403
+    )

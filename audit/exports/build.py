@@ -7,13 +7,15 @@ export is never mistaken for a finished one, and running the same export twice i
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.chain import iso_utc
@@ -83,6 +85,24 @@ def _verification_summary(chains: list[str] | None) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """Read everything an export needs from one snapshot of the database.
+
+    In a REPEATABLE READ transaction the file, the manifest's facts and the chain verification
+    agree even while predictions and events keep arriving; and PostgreSQL's named cursors need
+    no WITH HOLD copy of the whole result, so rows stream as the query produces them. Inside a
+    caller's transaction (tests, a shell), that transaction is the snapshot.
+    """
+    if connection.in_atomic_block or connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def export_write(
     *,
     spec: ExportSpec,
@@ -101,38 +121,42 @@ def export_write(
     final = directory / f"{file_stem or spec.stem()}{EXTENSIONS[spec.format]}"
     partial = final.with_name(final.name + ".partial")
 
-    writer = writer_for(spec.format, partial, cols.columns_for(spec.kind))
-    if spec.kind == cols.EVENTS:
-        source = EventSource(
-            chains=spec.models, since=spec.since, until=spec.until, rendering=writer.rendering
-        )
-    else:
-        source = PredictionSource(
-            models=spec.models,
-            since=spec.since,
-            until=spec.until,
-            raw_pii=spec.raw_pii,
-            rendering=writer.rendering,
-        )
-    total = source.estimated_rows()
-    done = 0
-    if progress:
-        progress(0, total)
-    with writer:
-        for chunk in source.chunks():
-            writer.write(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, max(total, done))
-    os.replace(partial, final)
+    with _snapshot():
+        writer = writer_for(spec.format, partial, cols.columns_for(spec.kind))
+        if spec.kind == cols.EVENTS:
+            source = EventSource(
+                chains=spec.models, since=spec.since, until=spec.until, rendering=writer.rendering
+            )
+        else:
+            source = PredictionSource(
+                models=spec.models,
+                since=spec.since,
+                until=spec.until,
+                raw_pii=spec.raw_pii,
+                rendering=writer.rendering,
+            )
+        total = source.estimated_rows()
+        done = 0
+        if progress:
+            progress(0, total)
+        with writer:
+            for chunk in source.chunks():
+                writer.write(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, max(total, done))
+        os.replace(partial, final)
 
-    facts = source.facts
-    if spec.kind == cols.EVENTS:
-        covered = [c.as_manifest() for c in sorted(facts.chains.values(), key=lambda c: c.chain)]
-        verified_chains = sorted(facts.chains) if spec.models is None else sorted(spec.models)
-    else:
-        covered = []
-        verified_chains = sorted(spec.models) if spec.models is not None else None
+        facts = source.facts
+        if spec.kind == cols.EVENTS:
+            covered = [
+                c.as_manifest() for c in sorted(facts.chains.values(), key=lambda c: c.chain)
+            ]
+            verified_chains = sorted(facts.chains) if spec.models is None else sorted(spec.models)
+        else:
+            covered = []
+            verified_chains = sorted(spec.models) if spec.models is not None else None
+        verification = _verification_summary(verified_chains)
 
     manifest: dict[str, Any] = {
         "schema": SCHEMA,
@@ -151,7 +175,7 @@ def export_write(
         "sha256": file_sha256(final),
         "size_bytes": final.stat().st_size,
         "chains": covered,
-        "verify_audit": _verification_summary(verified_chains),
+        "verify_audit": verification,
         "generated_by": generated_by,
         "generated_at": iso_utc(timezone.now()),
     }

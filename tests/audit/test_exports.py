@@ -258,3 +258,30 @@ def test_the_command_refuses_an_unreadable_date(tmp_path, db):
             "--out",
             str(tmp_path),
         )
+
+
+def test_events_not_sealed_yet_are_exported_without_chain_fields(
+    sealed_events, owner, compliance_officer
+):
+    from audit.actors import Actor
+    from audit.services import audit_event_record
+
+    late = audit_event_record(
+        action="model.changed", actor=Actor.user(owner), model=sealed_events, payload={"a": 1}
+    )
+    export = export_request(
+        principal=compliance_officer, kind="events", format="csv", enqueue=False
+    )
+    export = export_run(export_id=export.pk)  # seals with the 2-second grace: too young
+
+    frame = read_back(export.file_path, "csv")
+    row = frame[frame["seq"] == str(late.pk)].iloc[0]
+    assert row["hash"] == "" and row["position"] == ""
+    chains = {c["chain"]: c for c in export.manifest["chains"]}
+    assert chains["loan-default"]["unsealed_rows"] == 1
+    result = export_verify(
+        file=export.file_path,
+        manifest_file=f"{export.file_path}.manifest.json",
+        key="test-signing-key",
+    )
+    assert result.ok and result.unsealed_rows >= 1
