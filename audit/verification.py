@@ -7,6 +7,7 @@ read from a file; ``audit_verify`` feeds it rows from the database, chain by cha
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -61,6 +62,9 @@ class VerificationReport:
         )
 
 
+RECENT_SEQS = 100_000
+
+
 @dataclass(frozen=True)
 class ChainRow:
     """What the walk needs of one sealed event."""
@@ -83,7 +87,11 @@ def verify_chain_rows(
     starts at position 1 after the genesis hash.
     """
     prev: ChainRow | None = after
+    # The seqs walked lately, to tell "out of order" from "missing". Bounded so memory stays
+    # flat on a chain of millions: a row chained after one more than RECENT_SEQS positions
+    # back is reported as missing rather than out of order (a problem either way).
     seen_seqs: set[int] = set()
+    recent: deque[int] = deque()
     for row in rows:
         report.sealed += 1
         expected_position = (prev.position if prev else 0) + 1
@@ -132,6 +140,9 @@ def verify_chain_rows(
                 )
             )
         seen_seqs.add(row.seq)
+        recent.append(row.seq)
+        if len(recent) > RECENT_SEQS:
+            seen_seqs.discard(recent.popleft())
         prev = row
 
     if prev is not None and prev is not after:

@@ -24,7 +24,7 @@ FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {"csv": ".csv.gz", "jsonl": ".jsonl.gz", "parquet": ".parquet"}
 COMPRESSION = {"csv": "gzip", "jsonl": "gzip", "parquet": "zstd (inside Parquet)"}
 GZIP_LEVEL = 6
-PARQUET_ROW_GROUP_ROWS = 50_000
+PARQUET_ROW_GROUP_ROWS = 20_000
 
 Row = Sequence[Any]
 
