@@ -130,11 +130,10 @@ class RoutingPolicyInline(admin.StackedInline):
     def has_change_permission(self, request, obj=None):
         if not (request.user.is_active and request.user.is_staff):
             return False
-        if obj is None or access.is_administrator(request.user):
-            return access.is_administrator(request.user) or access.models_administered_by(
-                request.user
-            ).exists()
-        return access.models_administered_by(request.user).filter(pk=obj.model_id).exists()
+        administered = access.models_administered_by(request.user)
+        if obj is None:
+            return administered.exists()
+        return administered.filter(pk=obj.model_id).exists()
 
     def has_add_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)

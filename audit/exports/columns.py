@@ -12,11 +12,12 @@ float      shortest round-trip repr                number               float64
 bool       ``true`` / ``false``                    true / false         bool
 decimal    ``12345.00``                            string "12345.00"    decimal128(18, 2)
 timestamp  ``2026-01-31T23:59:59.123456Z`` (UTC)   same string          timestamp[us, tz=UTC]
-json       canonical JSON text (sorted keys)       nested JSON value    string, canonical JSON
+json       JSON text                               nested JSON value    string, JSON text
 =========  ======================================  ===================  =========================
 
 A missing value is an empty CSV field, JSON ``null`` or a Parquet null. A JSON column holding
-JSON ``null`` is the text ``null`` in CSV and Parquet.
+JSON ``null`` is the text ``null`` in CSV and Parquet. JSON text is as PostgreSQL prints it
+(masked inputs: sorted keys, no spaces); parse it, don't compare it as text.
 """
 
 from __future__ import annotations

