@@ -10,10 +10,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from audit.actors import Actor
 from models_registry import keys
+from models_registry.access import (
+    ROLE_ADMINISTRATOR,
+    ROLE_COMPLIANCE,
+    ROLE_OWNER,
+    ROLE_REVIEWER,
+)
 from models_registry.models import MLModel, ModelVersion, RoutingPolicy, ServiceKey
 from models_registry.services import service_key_create, version_activate
 
@@ -21,13 +28,13 @@ DEMO_PASSWORD = "countersign-demo"
 DEMO_SERVICE_KEY = "cs_demo_scoring_key_for_the_local_demo_only"
 
 DEMO_USERS = [
-    # username, first, last, is_staff, is_superuser
-    ("admin", "Ada", "Admin", True, True),
-    ("alice", "Alice", "Okafor", True, False),
-    ("bob", "Bob", "Lindqvist", True, False),
-    ("carol", "Carol", "Nguyen", False, False),
-    ("dave", "Dave", "Moreau", False, False),
-    ("erin", "Erin", "Costa", True, False),
+    # username, first, last, is_staff, is_superuser, role (a group: docs/roles.md)
+    ("admin", "Ada", "Admin", True, True, ROLE_ADMINISTRATOR),
+    ("alice", "Alice", "Okafor", True, False, ROLE_OWNER),
+    ("bob", "Bob", "Lindqvist", True, False, ROLE_OWNER),
+    ("carol", "Carol", "Nguyen", False, False, ROLE_REVIEWER),
+    ("dave", "Dave", "Moreau", False, False, ROLE_REVIEWER),
+    ("erin", "Erin", "Costa", True, False, ROLE_COMPLIANCE),
 ]
 
 LOAN_CONTRACT = {
@@ -114,7 +121,7 @@ DEMO_MODELS = [
 ]
 
 
-def _user(username, first, last, is_staff, is_superuser):
+def _user(username, first, last, is_staff, is_superuser, role):
     User = get_user_model()
     user, created = User.objects.get_or_create(
         username=username,
@@ -129,6 +136,9 @@ def _user(username, first, last, is_staff, is_superuser):
     if created:
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
+        group = Group.objects.filter(name=role).first()
+        if group is not None:
+            user.groups.add(group)
     return user
 
 
@@ -151,6 +161,7 @@ def demo_seed() -> list[str]:
         if made:
             created.append(f"model {spec.slug}")
             model.reviewers.set([users["carol"], users["dave"]])
+            model.approvers.set([users["admin"]])
         version, made = ModelVersion.objects.get_or_create(
             model=model,
             label="v1",
