@@ -56,6 +56,9 @@ def model_of(instance: models.Model) -> MLModel | None:
         return instance.model
     if isinstance(instance, RoutingPolicy):
         return instance.version.model
+    model = getattr(instance, "model", None)  # e.g. a retraining policy
+    if isinstance(model, MLModel):
+        return model
     return None
 
 

@@ -2,4 +2,30 @@
 
 from django.urls import path  # noqa: F401
 
+from models_registry.api import retraining
+
 urlpatterns: list = []
+
+# --- Retraining ---
+urlpatterns += [
+    path(
+        "models/<slug:slug>/versions",
+        retraining.VersionCreateView.as_view(),
+        name="api-versions",
+    ),
+    path(
+        "retraining-requests",
+        retraining.RetrainingRequestListView.as_view(),
+        name="api-retraining-requests",
+    ),
+    path(
+        "retraining-requests/<int:pk>",
+        retraining.RetrainingRequestDetailView.as_view(),
+        name="api-retraining-request",
+    ),
+    path(
+        "retraining-requests/<int:pk>/labels",
+        retraining.RetrainingLabelsView.as_view(),
+        name="api-retraining-labels",
+    ),
+]
