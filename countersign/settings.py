@@ -137,16 +137,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ServiceKey": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A service key made with `manage.py create_service_key`.",
-            }
-        }
-    },
-    "SECURITY": [{"ServiceKey": []}],
     "ENUM_NAME_OVERRIDES": {
         "PredictionStatusEnum": "reviewapp.models.PredictionStatus",
         "BatchRowStatusEnum": "reviewapp.api.serializers.BATCH_ROW_STATUSES",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from models_registry import keys
@@ -64,3 +65,18 @@ class ServiceKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class ServiceKeyScheme(OpenApiAuthenticationExtension):
+    """Describes service keys in the OpenAPI schema."""
+
+    target_class = ServiceKeyAuthentication
+    name = "ServiceKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A service key made with `manage.py create_service_key`; "
+            "send it as `Authorization: Bearer <key>`.",
+        }

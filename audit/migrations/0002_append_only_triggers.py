@@ -15,10 +15,13 @@ CHAIN_COLUMNS = ["position", "prev_seq", "prev_hash", "hash", "sealed_at"]
 PG_FORWARD = """
 CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_auditevent'
-       AND OLD.hash IS NULL AND NEW.hash IS NOT NULL
-       AND (to_jsonb(NEW) - ARRAY[{chain}]) = (to_jsonb(OLD) - ARRAY[{chain}]) THEN
-        RETURN NEW;
+    -- Nested IFs: PL/pgSQL does not promise to short-circuit AND, and other tables
+    -- guarded by this function have no hash column.
+    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_auditevent' THEN
+        IF OLD.hash IS NULL AND NEW.hash IS NOT NULL
+           AND (to_jsonb(NEW) - ARRAY[{chain}]) = (to_jsonb(OLD) - ARRAY[{chain}]) THEN
+            RETURN NEW;
+        END IF;
     END IF;
     RAISE EXCEPTION 'audit records are append-only: % on % is refused', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';

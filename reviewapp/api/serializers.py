@@ -63,17 +63,39 @@ class PredictionInSerializer(serializers.Serializer):
     context = JSONObjectField(required=False)
 
     def to_envelope(self) -> Envelope:
-        data = self.validated_data
-        return Envelope(
-            external_id=data["external_id"],
-            version=data.get("version"),
-            inputs=data["inputs"],
-            output=data["output"],
-            confidence=data["confidence"],
-            value_amount=data.get("value_amount"),
-            occurred_at=data.get("occurred_at"),
-            context=data.get("context") or {},
-        )
+        return envelope_from(self.validated_data)
+
+
+def envelope_from(data: dict) -> Envelope:
+    return Envelope(
+        external_id=data["external_id"],
+        version=data.get("version"),
+        inputs=data["inputs"],
+        output=data["output"],
+        confidence=data["confidence"],
+        value_amount=data.get("value_amount"),
+        occurred_at=data.get("occurred_at"),
+        context=data.get("context") or {},
+    )
+
+
+def envelopes_or_errors(raw_rows: list) -> list[Envelope | dict]:
+    """Validate each row's envelope on its own: one bad row never spoils the others.
+
+    One serializer instance checks every row (``run_validation``), so its fields are built
+    once per batch instead of once per row.
+    """
+    serializer = PredictionInSerializer()
+    rows: list[Envelope | dict] = []
+    for raw in raw_rows:
+        try:
+            rows.append(envelope_from(serializer.run_validation(raw)))
+        except serializers.ValidationError as error:
+            detail = error.detail
+            rows.append(
+                dict(detail) if isinstance(detail, dict) else {"non_field_errors": list(detail)}
+            )
+    return rows
 
 
 class BatchInSerializer(serializers.Serializer):

@@ -173,12 +173,10 @@ class PredictionCreateView(ModelScopedView):
     def post(self, request, slug):
         model = self.model_for(request, slug)
         data = self.body_of(request, model)
-        serializer = s.PredictionInSerializer(data=data)
-        row = serializer.to_envelope() if serializer.is_valid() else dict(serializer.errors)
         [result] = predictions_ingest(
             model=model,
             actor=actor_of(request),
-            rows=[row],
+            rows=s.envelopes_or_errors([data]),
             raw_rows=[data],
             key=key_of(request),
         )
@@ -227,15 +225,7 @@ class PredictionBatchView(ModelScopedView):
                 {"detail": detail, "limit": s.BATCH_LIMIT},
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        rows = []
-        for raw in raw_rows:
-            serializer = s.PredictionInSerializer(data=raw)
-            if not isinstance(raw, dict):
-                rows.append({"non_field_errors": ["Each prediction must be a JSON object."]})
-            elif serializer.is_valid():
-                rows.append(serializer.to_envelope())
-            else:
-                rows.append(dict(serializer.errors))
+        rows = s.envelopes_or_errors(raw_rows)
         results = predictions_ingest(
             model=model,
             actor=actor_of(request),
