@@ -298,3 +298,35 @@ class RetrainingLabelsView(GenericAPIView):
         )
         response["X-Content-SHA256"] = retraining.labels_sha256
         return response
+
+
+class RetrainingValidateView(GenericAPIView):
+    serializer_class = RetrainingRequestOutSerializer
+
+    @extend_schema(
+        summary="Start validation once the candidate's shadow predictions are in",
+        description=(
+            "When the model's retraining policy has shadow gates, a registered candidate waits "
+            "in `candidate_registered` until this call (or the page's button) starts "
+            "validation. Needs the `pipeline` scope, or an owner or approver."
+        ),
+        request=None,
+        responses={
+            202: OpenApiResponse(RetrainingRequestOutSerializer, description="Validation queued."),
+            409: OpenApiResponse(ErrorSerializer, description="Not waiting for validation."),
+            **ERRORS,
+        },
+    )
+    def post(self, request, pk: int):
+        retraining = retraining_request_for(request.user, pk)
+        try:
+            retraining = services.retraining_validation_start(
+                request=retraining,
+                key=key_of(request),
+                user=None if key_of(request) else request.user,
+            )
+        except services.RetrainingError as error:
+            return error_response(error)
+        return Response(
+            retraining_request_representation(retraining), status=status.HTTP_202_ACCEPTED
+        )

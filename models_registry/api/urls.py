@@ -24,6 +24,11 @@ urlpatterns += [
         name="api-retraining-request",
     ),
     path(
+        "retraining-requests/<int:pk>/validate",
+        retraining.RetrainingValidateView.as_view(),
+        name="api-retraining-validate",
+    ),
+    path(
         "retraining-requests/<int:pk>/labels",
         retraining.RetrainingLabelsView.as_view(),
         name="api-retraining-labels",

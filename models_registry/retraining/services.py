@@ -400,9 +400,48 @@ def version_candidate_register(
         request.candidate = version
         request.status = RetrainingStatus.CANDIDATE_REGISTERED
         request.save(update_fields=["candidate", "status", "updated_at"])
-        _record(request, "candidate_registered", actor, version=version.label)
-        _enqueue("validate", request.pk)
+        waits = shadow_gates_set(model)
+        _record(
+            request,
+            "candidate_registered",
+            actor,
+            version=version.label,
+            waiting_for_shadow_predictions=waits,
+        )
+        if not waits:
+            _enqueue("validate", request.pk)
     return version
+
+
+def shadow_gates_set(model: MLModel) -> bool:
+    """With shadow gates, validation waits until someone says the shadow traffic is in."""
+    policy = RetrainingPolicy.objects.filter(model=model).first()
+    return bool(
+        policy
+        and (policy.min_shadow_accuracy is not None or policy.max_shadow_accuracy_drop is not None)
+    )
+
+
+@transaction.atomic
+def retraining_validation_start(
+    *, request: RetrainingRequest, user=None, key: ServiceKey | None = None
+) -> RetrainingRequest:
+    """Start validation of a registered candidate (after its shadow predictions are in)."""
+    request = _locked(request)
+    if key is None and not user_may_approve(user, request.model):
+        raise NotAllowed("Only the model's owners, approvers or pipeline may start validation.")
+    if request.status != RetrainingStatus.CANDIDATE_REGISTERED:
+        raise InvalidTransition(
+            f"Validation starts on a registered candidate; this request is {request.status}."
+        )
+    _record(
+        request,
+        "validation_requested",
+        Actor.service(key) if key else Actor.user(user),
+        version=request.candidate.label,
+    )
+    _enqueue("validate", request.pk)
+    return request
 
 
 # --- Validation ----------------------------------------------------------------------------

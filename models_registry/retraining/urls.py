@@ -15,5 +15,6 @@ urlpatterns = [
     path("retraining/<int:pk>/", views.request_detail, name="retraining-request"),
     path("retraining/<int:pk>/sign", views.request_sign, name="retraining-sign"),
     path("retraining/<int:pk>/promote", views.request_promote, name="retraining-promote"),
+    path("retraining/<int:pk>/validate", views.request_validate, name="retraining-validate"),
     path("retraining/<int:pk>/cancel", views.request_cancel, name="retraining-cancel"),
 ]

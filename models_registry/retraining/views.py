@@ -122,6 +122,8 @@ def _request_page(request, retraining, *, sign_form=None, cancel_form=None, stat
         "may_cancel": retraining.is_open
         and retraining.status != RetrainingStatus.APPROVED
         and (user_is_owner(user, retraining.model) or retraining.requested_by_id == user.pk),
+        "may_validate": retraining.status == RetrainingStatus.CANDIDATE_REGISTERED
+        and user_may_approve(user, retraining.model),
         "may_promote": retraining.status == RetrainingStatus.APPROVED
         and user_may_approve(user, retraining.model),
         "rollback_target": rollback_target_for(retraining.model)
@@ -172,6 +174,19 @@ def request_promote(request, pk: int) -> HttpResponse:
         messages.error(request, error.message)
         return _request_page(request, retraining, status=error.status_code)
     messages.success(request, f"{retraining.candidate.label} is now the active version.")
+    return redirect("retraining-request", pk=retraining.pk)
+
+
+@login_required
+@require_POST
+def request_validate(request, pk: int) -> HttpResponse:
+    retraining = _request_for(request.user, pk)
+    try:
+        services.retraining_validation_start(request=retraining, user=request.user)
+    except services.RetrainingError as error:
+        messages.error(request, error.message)
+        return _request_page(request, retraining, status=error.status_code)
+    messages.success(request, "Validation started.")
     return redirect("retraining-request", pk=retraining.pk)
 
 
