@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from unittest import mock
+
 import pytest
 from django_q.conf import Conf
 from rest_framework.test import APIClient
@@ -11,16 +14,20 @@ from tests.models_registry.retraining_support import Receiver
 
 
 @pytest.fixture
-def tasks_inline(monkeypatch, django_capture_on_commit_callbacks, labels_dir):
+def tasks_inline(django_capture_on_commit_callbacks, labels_dir):
     """django-q2 tasks run in the test process, right after the commit that enqueued them.
 
-    Use as ``with tasks_inline(): ...``; callbacks enqueued by those tasks run too.
+    Use as ``with tasks_inline(): ...``; tasks enqueued by those tasks run too. Outside the
+    block, tasks go to the broker and wait (no worker runs in these tests).
     """
-    monkeypatch.setattr(Conf, "SYNC", True)
-    monkeypatch.setattr(Conf, "CATCH_UP", False)
 
+    @contextmanager
     def run():
-        return django_capture_on_commit_callbacks(execute=True)
+        with (
+            mock.patch.object(Conf, "SYNC", True),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            yield
 
     return run
 

@@ -1,0 +1,71 @@
+"""An alert rule marked for retraining opens a request; at most one is open per model.
+
+The monitoring issue's Alert model is built in parallel; until it is merged these tests use a
+stand-in carrying exactly the attributes the service reads (model, rule, pk, summary).
+"""
+
+from dataclasses import dataclass
+
+import pytest
+
+from audit.models import AuditEvent
+from models_registry.models import RetrainingRequest, RetrainingStatus
+from models_registry.retraining.services import (
+    InvalidTransition,
+    retraining_request_open,
+    retraining_request_open_for_alert,
+)
+
+pytest_plugins = ["tests.models_registry.retraining_fixtures"]
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class AlertStandIn:
+    model: object
+    rule: str
+    pk: int
+    summary: str
+
+
+def test_an_alert_opens_a_request_as_the_system_with_its_summary(loan_model, tasks_inline):
+    alert = AlertStandIn(loan_model, "accuracy below 0.85", 41, "Accuracy 0.81 over 7 days")
+    with tasks_inline():
+        request = retraining_request_open_for_alert(alert=alert)
+    request.refresh_from_db()
+    assert request.status == RetrainingStatus.REQUESTED
+    assert request.reason == "Accuracy 0.81 over 7 days"
+    assert request.requested_by is None
+    assert request.alert_ref == "alert:41"
+    assert request.labels_ready
+    event = AuditEvent.objects.get(action="retraining.requested")
+    assert (event.actor_type, event.actor_label) == (
+        "system",
+        "system: alert rule accuracy below 0.85",
+    )
+    assert event.payload["alert"] == "alert:41"
+
+
+def test_a_second_alert_joins_the_open_request_instead_of_opening_another(loan_model, owner):
+    first = retraining_request_open_for_alert(alert=AlertStandIn(loan_model, "drift", 1, "PSI 0.3"))
+    second = retraining_request_open_for_alert(
+        alert=AlertStandIn(loan_model, "drift", 2, "PSI 0.4")
+    )
+    assert second.pk == first.pk
+    assert RetrainingRequest.objects.count() == 1
+    assert AuditEvent.objects.filter(action="retraining.alert_joined").count() == 1
+    # The same alert delivered twice changes nothing.
+    retraining_request_open_for_alert(alert=AlertStandIn(loan_model, "drift", 1, "PSI 0.3"))
+    assert AuditEvent.objects.filter(action="retraining.alert_joined").count() == 1
+    # And the button says a request is already open.
+    with pytest.raises(InvalidTransition, match="already open"):
+        retraining_request_open(model=loan_model, user=owner, reason="me too")
+
+
+def test_after_the_request_closes_an_alert_opens_a_new_one(loan_model, owner):
+    from models_registry.retraining.services import retraining_cancel
+
+    first = retraining_request_open_for_alert(alert=AlertStandIn(loan_model, "drift", 1, "PSI"))
+    retraining_cancel(request=first, user=owner, reason="False alarm")
+    second = retraining_request_open_for_alert(alert=AlertStandIn(loan_model, "drift", 2, "PSI"))
+    assert second.pk != first.pk
