@@ -143,8 +143,9 @@ def test_a_worker_killed_mid_promotion_leaves_a_consistent_state_and_the_retry_f
     restarted = _start_cluster(log, labels_dir)
     try:
         _wait_for(
-            lambda: RetrainingRequest.objects.get(pk=request.pk).status
-            == RetrainingStatus.PROMOTED,
+            lambda: (
+                RetrainingRequest.objects.get(pk=request.pk).status == RetrainingStatus.PROMOTED
+            ),
             60,
             "the retried promotion",
             log,
