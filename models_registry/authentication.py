@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from models_registry import keys
-from models_registry.models import ServiceKey
+from models_registry.models import MLModel, ServiceKey
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+KEY_CACHE_SECONDS = 5.0
+
+_seen: dict[str, tuple[float, ServiceKey]] = {}
+
+
+def _recently_seen(key_hash: str) -> ServiceKey | None:
+    """The key with this hash, with its models, looked up at most every few seconds.
+
+    Every intake request authenticates; keeping a key for ``KEY_CACHE_SECONDS`` saves two
+    queries per request. A revocation takes effect at once in the process that revokes and
+    within those seconds in every other worker.
+    """
+    now = time.monotonic()
+    hit = _seen.get(key_hash)
+    if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:
+        return hit[1]
+    models = Prefetch("ml_models", MLModel.objects.select_related("owner", "backup_owner"))
+    key = ServiceKey.objects.filter(key_hash=key_hash).prefetch_related(models).first()
+    if key is not None:
+        if len(_seen) > 1000:
+            _seen.clear()
+        _seen[key_hash] = (now, key)
+    else:
+        _seen.pop(key_hash, None)
+    return key
+
+
+def forget_key(key_hash: str) -> None:
+    _seen.pop(key_hash, None)
 
 
 class ServicePrincipal:
@@ -49,11 +80,7 @@ class ServiceKeyAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode()
         except UnicodeError as error:
             raise exceptions.AuthenticationFailed("The service key is not valid text.") from error
-        key = (
-            ServiceKey.objects.filter(key_hash=keys.hash_secret(secret))
-            .prefetch_related("ml_models")
-            .first()
-        )
+        key = _recently_seen(keys.hash_secret(secret))
         if key is None:
             raise exceptions.AuthenticationFailed("Unknown service key.")
         if key.is_revoked:
@@ -61,6 +88,7 @@ class ServiceKeyAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ServiceKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
         return ServicePrincipal(key), key
 
     def authenticate_header(self, request) -> str:

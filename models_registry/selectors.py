@@ -32,18 +32,21 @@ def model_for_request(principal, slug: str, *, scope: str | None = None) -> MLMo
 
     Unknown slug: 404. Known but not the caller's, or the key lacks ``scope``: 403.
     """
+    if isinstance(principal, ServicePrincipal):
+        # The key's models came with it from authentication: the common case costs no query.
+        model = next((m for m in principal.key.ml_models.all() if m.slug == slug), None)
+        if model is not None:
+            if scope and not principal.key.has_scope(scope):
+                raise PermissionDenied(f"This service key lacks the '{scope}' scope.")
+            return model
+        if not MLModel.objects.filter(slug=slug).exists():
+            raise NotFound(f"No model with slug '{slug}'.")
+        raise PermissionDenied(f"You may not use model '{slug}'.")
     model = MLModel.objects.filter(slug=slug).select_related("owner", "backup_owner").first()
     if model is None:
         raise NotFound(f"No model with slug '{slug}'.")
-    if isinstance(principal, ServicePrincipal):
-        # The authentication step prefetched the key's models: no extra query per request.
-        allowed = any(m.pk == model.pk for m in principal.key.ml_models.all())
-    else:
-        allowed = models_visible_to(principal).filter(pk=model.pk).exists()
-    if not allowed:
+    if not models_visible_to(principal).filter(pk=model.pk).exists():
         raise PermissionDenied(f"You may not use model '{slug}'.")
-    if scope and isinstance(principal, ServicePrincipal) and not principal.key.has_scope(scope):
-        raise PermissionDenied(f"This service key lacks the '{scope}' scope.")
     return model
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.services import audit_event_record
 from models_registry import keys
+from models_registry.authentication import forget_key
 from models_registry.models import (
     MLModel,
     ModelVersion,
@@ -131,6 +132,7 @@ def service_key_revoke(*, key: ServiceKey, actor: Actor) -> bool:
         revoked_at=timezone.now()
     )
     if updated:
+        forget_key(key.key_hash)
         key.refresh_from_db()
         audit_event_record(
             action="service_key.revoked",

@@ -31,6 +31,29 @@ ERRORS = {
     404: OpenApiResponse(s.ErrorSerializer, description="No model with this slug."),
 }
 
+ROUTED_EXAMPLE = {
+    "id": 812,
+    "external_id": "loan-2026-000123",
+    "model": "loan-default",
+    "version": "v1",
+    "status": "in_review",
+    "routing": {
+        "needs_review": True,
+        "reasons": [
+            {"rule": "high_value", "value_amount": "25000.00", "threshold": "10000.00"},
+            {"rule": "low_confidence", "confidence": 0.41, "threshold": 0.6},
+        ],
+    },
+    "contract_violations": [],
+    "decision": None,
+    "inputs": {"applicant_age": 41, "income": 52000, "employment": "employed"},
+    "output": "approve",
+    "confidence": 0.41,
+    "value_amount": "25000.00",
+    "occurred_at": None,
+    "received_at": "2026-11-25T10:15:02.120391Z",
+}
+
 PREDICTION_EXAMPLE = {
     "external_id": "loan-2026-000123",
     "inputs": {"applicant_age": 41, "income": 52000, "employment": "employed"},
@@ -167,7 +190,33 @@ class PredictionCreateView(ModelScopedView):
         examples=[
             OpenApiExample(
                 "A low-confidence, high-value loan", PREDICTION_EXAMPLE, request_only=True
-            )
+            ),
+            OpenApiExample(
+                "Routed to review, with its reasons",
+                ROUTED_EXAMPLE,
+                response_only=True,
+                status_codes=["201", "200"],
+            ),
+            OpenApiExample(
+                "A malformed envelope",
+                {
+                    "confidence": ["A number is required (got str)."],
+                    "external_id": ["This field is required."],
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+            OpenApiExample(
+                "A conflicting replay",
+                {
+                    "detail": "A prediction with external_id 'loan-2026-000123' was already "
+                    "stored with different content.",
+                    "differing_fields": ["confidence"],
+                    "prediction": ROUTED_EXAMPLE,
+                },
+                response_only=True,
+                status_codes=["409"],
+            ),
         ],
     )
     def post(self, request, slug):
@@ -197,6 +246,52 @@ class PredictionBatchView(ModelScopedView):
             413: OpenApiResponse(s.BatchTooLargeSerializer, description="Over 1,000 rows."),
             **ERRORS,
         },
+        examples=[
+            OpenApiExample(
+                "Mixed rows",
+                {
+                    "results": [
+                        {
+                            "index": 0,
+                            "external_id": "a-1",
+                            "status": "created",
+                            "id": 913,
+                            "errors": None,
+                        },
+                        {
+                            "index": 1,
+                            "external_id": "a-0",
+                            "status": "conflict",
+                            "id": 901,
+                            "errors": {"differing_fields": ["output"]},
+                        },
+                        {
+                            "index": 2,
+                            "external_id": "a-2",
+                            "status": "invalid",
+                            "id": None,
+                            "errors": {"confidence": ["A number is required (got str)."]},
+                        },
+                    ],
+                    "summary": {
+                        "created": 1,
+                        "duplicate": 0,
+                        "conflict": 1,
+                        "rejected": 0,
+                        "invalid": 1,
+                        "total": 3,
+                    },
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+            OpenApiExample(
+                "Too many rows",
+                {"detail": "A batch holds at most 1000 predictions; got 1500.", "limit": 1000},
+                response_only=True,
+                status_codes=["413"],
+            ),
+        ],
     )
     def post(self, request, slug):
         model = self.model_for(request, slug)

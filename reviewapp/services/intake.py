@@ -9,32 +9,21 @@ items and one for audit events, all in one transaction. Replays are recognised b
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.actors import Actor
 from audit.bulk import copy_insert
 from audit.services import EventSpec, audit_events_record
 from models_registry.models import MLModel, ModelVersion, RoutingPolicy, VersionStatus
-from reviewapp import routing
+from reviewapp import replays, routing
 from reviewapp.models import Prediction, PredictionStatus, ReviewItem
-
-COMPARED_FIELDS = (
-    "version",
-    "inputs",
-    "output",
-    "confidence",
-    "value_amount",
-    "occurred_at",
-    "context",
-)
+from reviewapp.services.prediction_rows import predictions_insert_new
 
 
 class RowOutcome:
@@ -91,54 +80,6 @@ class _Prepared:
     def identity(self) -> tuple:
         """What makes a row unique: (model, external id), or (candidate, external id)."""
         return (self.version.pk if self.is_shadow else None, self.envelope.external_id)
-
-
-def _normalise(value: Any) -> Any:
-    """JSON value with key order and 1 vs 1.0 made irrelevant, for replay comparison."""
-    if isinstance(value, dict):
-        return {str(k): _normalise(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normalise(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Decimal):
-        return _normalise(float(value))
-    return value
-
-
-def _comparable(
-    *, version_label: str, inputs, output, confidence, value_amount, occurred_at, context
-) -> dict:
-    return {
-        "version": version_label,
-        "inputs": _normalise(inputs),
-        "output": _normalise(output),
-        "confidence": _normalise(float(confidence)),
-        "value_amount": None if value_amount is None else f"{Decimal(value_amount):.2f}",
-        "occurred_at": None if occurred_at is None else occurred_at.astimezone(UTC).isoformat(),
-        "context": _normalise(context or {}),
-    }
-
-
-def _content_hash(comparable: dict) -> str:
-    blob = json.dumps(comparable, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _stored_comparable(prediction: Prediction) -> dict:
-    return _comparable(
-        version_label=prediction.version.label,
-        inputs=prediction.inputs,
-        output=prediction.output,
-        confidence=prediction.confidence,
-        value_amount=prediction.value_amount,
-        occurred_at=prediction.occurred_at,
-        context=prediction.context,
-    )
-
-
-def _differing_fields(a: dict, b: dict) -> list[str]:
-    return [name for name in COMPARED_FIELDS if a.get(name) != b.get(name)]
 
 
 def _policy(version: ModelVersion) -> routing.Policy:
@@ -212,7 +153,7 @@ def _prepare(
             value_amount=envelope.value_amount,
             violation_count=len(violations),
         )
-    comparable = _comparable(
+    comparable = replays.comparable(
         version_label=version.label,
         inputs=envelope.inputs,
         output=envelope.output,
@@ -222,111 +163,8 @@ def _prepare(
         context=envelope.context,
     )
     return _Prepared(
-        index, envelope, version, comparable, _content_hash(comparable), violations, route
+        index, envelope, version, comparable, replays.content_hash(comparable), violations, route
     )
-
-
-_INSERT_FIELDS = (
-    "model",
-    "version",
-    "external_id",
-    "inputs",
-    "output",
-    "confidence",
-    "value_amount",
-    "occurred_at",
-    "received_at",
-    "context",
-    "status",
-    "is_shadow",
-    "needs_review",
-    "routing_reasons",
-    "contract_violations",
-    "content_hash",
-    "submitted_by_key",
-)
-
-
-def _insert_new(predictions: list[Prediction], *, shadow: bool) -> dict[tuple, int]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids of the rows this call stored.
-
-    A row whose identity already exists, committed or in a concurrent transaction, is
-    skipped by the database; the caller treats it as a replay. The conflict target names
-    the partial unique index of production or of shadow rows.
-    """
-    if not predictions:
-        return {}
-    quote = connection.ops.quote_name
-    target = (
-        f"({quote('version_id')}, {quote('external_id')}) WHERE {quote('is_shadow')}"
-        if shadow
-        else f"({quote('model_id')}, {quote('external_id')}) WHERE NOT {quote('is_shadow')}"
-    )
-    insert = _insert_unnest if connection.vendor == "postgresql" else _insert_values
-    with connection.cursor() as cursor:
-        rows = insert(cursor, predictions, target)
-    return {
-        (version_id if shadow else None, external_id): pk for pk, version_id, external_id in rows
-    }
-
-
-def _insert_values(cursor, predictions: list[Prediction], target: str) -> list[tuple]:
-    """Portable path (SQLite): one multi-row VALUES list."""
-    opts = Prediction._meta
-    quote = connection.ops.quote_name
-    fields = [opts.get_field(name) for name in _INSERT_FIELDS]
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    cursor.execute(
-        f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES {', '.join([row_sql] * len(predictions))} ON CONFLICT {target} DO NOTHING "
-        "RETURNING id, version_id, external_id",
-        [
-            f.get_db_prep_save(getattr(p, f.attname), connection)
-            for p in predictions
-            for f in fields
-        ],
-    )
-    return cursor.fetchall()
-
-
-_UNNEST_COLUMNS = (
-    # column, array type, how to read it off a Prediction
-    ("version_id", "bigint", lambda p: p.version_id),
-    ("external_id", "text", lambda p: p.external_id),
-    ("inputs", "jsonb", lambda p: json.dumps(p.inputs, ensure_ascii=False)),
-    ("output", "jsonb", lambda p: json.dumps(p.output, ensure_ascii=False)),
-    ("confidence", "float8", lambda p: p.confidence),
-    ("value_amount", "numeric", lambda p: p.value_amount),
-    ("occurred_at", "timestamptz", lambda p: p.occurred_at),
-    ("context", "jsonb", lambda p: json.dumps(p.context, ensure_ascii=False)),
-    ("status", "text", lambda p: p.status),
-    ("needs_review", "boolean", lambda p: p.needs_review),
-    ("routing_reasons", "jsonb", lambda p: json.dumps(p.routing_reasons)),
-    ("contract_violations", "jsonb", lambda p: json.dumps(p.contract_violations)),
-    ("content_hash", "text", lambda p: p.content_hash),
-)
-
-
-def _insert_unnest(cursor, predictions: list[Prediction], target: str) -> list[tuple]:
-    """PostgreSQL path: one array per column through unnest(), so a 1,000-row batch is a
-    statement with 17 parameters instead of 17,000 for the driver to parse and bind."""
-    first = predictions[0]
-    columns = ", ".join(c for c, _, _ in _UNNEST_COLUMNS)
-    arrays = ", ".join(
-        f"%s::{'text' if kind == 'jsonb' else kind}[]" for _, kind, _ in _UNNEST_COLUMNS
-    )
-    selected = ", ".join(
-        f"r.{c}::jsonb" if kind == "jsonb" else f"r.{c}" for c, kind, _ in _UNNEST_COLUMNS
-    )
-    cursor.execute(
-        f"INSERT INTO reviewapp_prediction (model_id, received_at, is_shadow, "
-        f"submitted_by_key_id, {columns}) "
-        f"SELECT %s, %s, %s, %s, {selected} FROM unnest({arrays}) AS r({columns}) "
-        f"ON CONFLICT {target} DO NOTHING RETURNING id, version_id, external_id",
-        [first.model_id, first.received_at, first.is_shadow, first.submitted_by_key_id]
-        + [[read(p) for p in predictions] for _, _, read in _UNNEST_COLUMNS],
-    )
-    return cursor.fetchall()
 
 
 def _new_prediction(model, prepared: _Prepared, key, now) -> Prediction:
@@ -438,7 +276,7 @@ def _raw_external_id(raw: Any) -> str | None:
 def _replay_result(prepared: _Prepared, stored: Prediction, stored_fields: dict) -> RowResult:
     external_id = prepared.envelope.external_id
     if stored.content_hash != prepared.content_hash:
-        differing = _differing_fields(stored_fields, prepared.comparable)
+        differing = replays.differing_fields(stored_fields, prepared.comparable)
         return RowResult(
             prepared.index,
             external_id,
@@ -499,13 +337,17 @@ def predictions_ingest(
     # the same order and cannot deadlock each other.
     ordered = sorted(candidates.values(), key=lambda p: (p.version_id, p.external_id))
     for shadow in (False, True):
-        inserted |= _insert_new([c for c in ordered if c.is_shadow is shadow], shadow=shadow)
+        inserted |= predictions_insert_new(
+            [c for c in ordered if c.is_shadow is shadow], shadow=shadow
+        )
 
     stored_now: list[tuple[_Prepared, Prediction]] = []
+    no_decision_yet = Prediction.decision.related
     for identity, pk in inserted.items():
         prediction = candidates[identity]
         prediction.pk = pk
         prediction._state.adding = False
+        no_decision_yet.set_cached_value(prediction, None)  # saves a query when answering
         stored_now.append((first[identity], prediction))
     existing = _existing(model, [i for i in first if i not in inserted])
 
@@ -528,7 +370,9 @@ def predictions_ingest(
                 )
             continue
         stored = existing[identity]
-        results[prepared.index] = _replay_result(prepared, stored, _stored_comparable(stored))
+        results[prepared.index] = _replay_result(
+            prepared, stored, replays.stored_comparable(stored)
+        )
 
     _create_review_items(model, stored_now, resolver, now)
     audit_events_record(_received_events(model, actor, stored_now) + refusals)
