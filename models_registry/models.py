@@ -425,9 +425,7 @@ class RetrainingRequest(models.Model):
     """One retraining, from the button (or an alert) to promotion; a state machine whose
     transitions live in ``models_registry.retraining.services``."""
 
-    model = models.ForeignKey(
-        MLModel, on_delete=models.PROTECT, related_name="retraining_requests"
-    )
+    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="retraining_requests")
     status = models.CharField(
         max_length=24, choices=RetrainingStatus.choices, default=RetrainingStatus.REQUESTED
     )

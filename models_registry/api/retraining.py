@@ -25,6 +25,7 @@ from models_registry.models import (
     ServiceKeyScope,
 )
 from models_registry.retraining import services
+from models_registry.retraining.representations import retraining_request_representation
 from models_registry.retraining.selectors import (
     retraining_request_for,
     retraining_requests_visible_to,
@@ -49,21 +50,6 @@ def version_representation(version: ModelVersion) -> dict:
         "retraining_request": getattr(
             RetrainingRequest.objects.filter(candidate=version).only("pk").first(), "pk", None
         ),
-    }
-
-
-def retraining_request_representation(request: RetrainingRequest) -> dict:
-    return {
-        "id": request.pk,
-        "model": request.model.slug,
-        "status": request.status,
-        "reason": request.reason,
-        "requested_by": request.requested_by_label,
-        "created_at": request.created_at.isoformat().replace("+00:00", "Z"),
-        "labels_uri": services.labels_uri_for(request) if request.labels_ready else None,
-        "labels_rows": request.labels_rows,
-        "labels_sha256": request.labels_sha256 or None,
-        "candidate": request.candidate.label if request.candidate_id else None,
     }
 
 

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.actors import Actor
+from audit.models import AuditEvent
 from audit.services import audit_event_record
 from models_registry.models import (
     RETRAINING_OPEN_STATUSES,
@@ -37,6 +38,10 @@ from models_registry.models import (
 )
 from models_registry.retraining import labels as labels_file
 from models_registry.retraining import notifications, validation
+from models_registry.retraining.representations import (
+    labels_uri_for,
+    retraining_request_representation,
+)
 from models_registry.retraining.selectors import (
     REQUEST_OBJECT_TYPE,
     approvers_of,
@@ -184,11 +189,6 @@ def retraining_cancel(*, request: RetrainingRequest, user, reason: str) -> Retra
 # --- Labels and the pipeline ---------------------------------------------------------------
 
 
-def labels_uri_for(request: RetrainingRequest) -> str:
-    path = reverse("api-retraining-labels", kwargs={"pk": request.pk})
-    return settings.COUNTERSIGN_PUBLIC_URL.rstrip("/") + path
-
-
 def retraining_labels_prepare(*, request: RetrainingRequest) -> RetrainingRequest:
     """Write the labels file (decisions and outcomes since the active version went live).
 
@@ -224,8 +224,6 @@ def retraining_labels_prepare(*, request: RetrainingRequest) -> RetrainingReques
 
 
 def pipeline_payload(request: RetrainingRequest) -> dict:
-    from models_registry.api.retraining import retraining_request_representation
-
     return {
         "event": "retraining.requested",
         "retraining_request": retraining_request_representation(request),
@@ -693,9 +691,25 @@ def retraining_email_send(*, request: RetrainingRequest, event: str) -> int:
         "url": settings.COUNTERSIGN_PUBLIC_URL.rstrip("/")
         + reverse("retraining-request", kwargs={"pk": request.pk}),
     }
-    return notifications.email_send(
+    already = AuditEvent.objects.filter(
+        object_type=REQUEST_OBJECT_TYPE,
+        object_id=str(request.pk),
+        action="retraining.email_sent",
+        payload__event=event,
+    )
+    if already.exists():  # a retried task sends nothing twice
+        return 0
+    sent = notifications.email_send(
         recipients=recipients, subject=subject.format(**context), body=body.format(**context)
     )
+    _record(
+        request,
+        "email_sent",
+        Actor.system("retraining email"),
+        event=event,
+        recipients=sorted({r for r in recipients if r}),
+    )
+    return sent
 
 
 def retraining_stalled_resume(*, older_than_seconds: int = 600) -> list[int]:

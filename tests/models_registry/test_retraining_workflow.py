@@ -101,6 +101,10 @@ def test_the_whole_path_from_the_button_to_promotion(
     assert request.validation_report.passed
     signoff_mail = [m for m in mailoutbox if "awaits your sign-off" in m.subject]
     assert sorted(signoff_mail[0].to) == ["alice@example.com", "bob@example.com"]
+    from models_registry.retraining import tasks
+
+    assert tasks.email_send(request.pk, "awaiting_signoff") == "0 sent"  # a retry sends nothing
+    assert len(mailoutbox) == 1
 
     # Two different people approve; the second approval enqueues the promotion.
     response = client.post(f"/retraining/{request.pk}/sign", {"decision": "approve"})
@@ -141,6 +145,7 @@ def test_the_whole_path_from_the_button_to_promotion(
         ),
         ("retraining.validating", "system", "system: retraining validation"),
         ("retraining.validated", "system", "system: retraining validation"),
+        ("retraining.email_sent", "system", "system: retraining email"),
         ("retraining.signed_off", "user", "alice (Alice Owner)"),
         ("retraining.signed_off", "user", "bob (Bob Backup)"),
         ("retraining.approved", "user", "bob (Bob Backup)"),
