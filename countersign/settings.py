@@ -189,7 +189,9 @@ Q_CLUSTER["retry"] = env.int("Q_RETRY_SECONDS", default=Q_CLUSTER["retry"])
 Q_CLUSTER["timeout"] = env.int("Q_TIMEOUT_SECONDS", default=Q_CLUSTER["timeout"])
 # Where the training-label Parquet files are written, and the address the pipeline uses to
 # reach this instance (the labels_uri sent in the webhook is built from it).
-RETRAINING_LABELS_DIR = env.path("RETRAINING_LABELS_DIR", default=BASE_DIR / "var" / "labels")
+RETRAINING_LABELS_DIR = Path(
+    env.str("RETRAINING_LABELS_DIR", default="") or BASE_DIR / "var" / "labels"
+)
 COUNTERSIGN_PUBLIC_URL = env.str("COUNTERSIGN_PUBLIC_URL", default="http://127.0.0.1:8000")
 RETRAINING_WEBHOOK_TIMEOUT_SECONDS = env.float("RETRAINING_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 RETRAINING_WEBHOOK_MAX_ATTEMPTS = env.int("RETRAINING_WEBHOOK_MAX_ATTEMPTS", default=6)

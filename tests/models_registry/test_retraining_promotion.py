@@ -137,3 +137,25 @@ def test_only_an_owner_may_roll_back(
     assert response.status_code == 404
     assert ModelVersion.objects.get(label="v2").status == VersionStatus.ACTIVE
     assert not AuditEvent.objects.filter(action="retraining.rolled_back").exists()
+
+
+@pytest.mark.django_db
+def test_the_sweep_finishes_a_promotion_whose_task_was_lost(
+    owner, backup_owner, loan_model, pipeline_client, tasks_inline
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from models_registry.retraining import tasks
+
+    request = approved_request(owner, backup_owner, loan_model, pipeline_client, tasks_inline)
+    with tasks_inline():
+        assert tasks.resume_stalled() == "nothing stalled"  # recent: its task may still run
+    RetrainingRequest.objects.filter(pk=request.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=30)
+    )
+    with tasks_inline():
+        assert tasks.resume_stalled() == f"resumed [{request.pk}]"
+    request.refresh_from_db()
+    assert request.status == RetrainingStatus.PROMOTED
