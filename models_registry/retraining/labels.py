@@ -69,7 +69,8 @@ def labelled_predictions(model: MLModel, since: datetime | None):
         queryset = queryset.filter(
             Q(decision__decided_at__gte=since) | Q(outcome__recorded_at__gte=since)
         )
-    return queryset.select_related("version", "decision", "outcome").order_by("pk").distinct()
+    # Decision and Outcome are one-to-one with the prediction: the joins add no duplicates.
+    return queryset.select_related("version", "decision", "outcome").order_by("pk")
 
 
 def _row(prediction) -> dict:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -165,7 +166,14 @@ def retraining_request_open_for_alert(*, alert) -> RetrainingRequest:
         model=model, reason=alert.summary or f"Alert {alert.pk}", actor=actor, alert_ref=alert_ref
     )
     if not created and request.alert_ref != alert_ref:
-        _record(request, "alert_joined", actor, alert=alert_ref, summary=alert.summary)
+        joined = AuditEvent.objects.filter(
+            object_type=REQUEST_OBJECT_TYPE,
+            object_id=str(request.pk),
+            action="retraining.alert_joined",
+            payload__alert=alert_ref,
+        )
+        if not joined.exists():  # the same alert delivered twice is noted once
+            _record(request, "alert_joined", actor, alert=alert_ref, summary=alert.summary)
     return request
 
 
@@ -375,7 +383,13 @@ def version_candidate_register(
         policy_fields = {f: getattr(active_policy, f) for f in ROUTING_FIELDS}
     policy_fields.update(data.routing_policy or {})
     policy = RoutingPolicy(version=version, **policy_fields)
-    policy.full_clean(exclude=["version"])
+    try:
+        policy.full_clean(exclude=["version"])
+    except ValidationError as error:
+        raise InvalidInput(
+            "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()),
+            field="routing_policy",
+        ) from None
     policy.save()
     audit_event_record(
         action="version.registered",

@@ -56,6 +56,7 @@ def test_a_second_alert_joins_the_open_request_instead_of_opening_another(loan_m
     assert AuditEvent.objects.filter(action="retraining.alert_joined").count() == 1
     # The same alert delivered twice changes nothing.
     retraining_request_open_for_alert(alert=AlertStandIn(loan_model, "drift", 1, "PSI 0.3"))
+    retraining_request_open_for_alert(alert=AlertStandIn(loan_model, "drift", 2, "PSI 0.4"))
     assert AuditEvent.objects.filter(action="retraining.alert_joined").count() == 1
     # And the button says a request is already open.
     with pytest.raises(InvalidTransition, match="already open"):

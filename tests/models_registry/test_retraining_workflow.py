@@ -91,11 +91,16 @@ def test_the_whole_path_from_the_button_to_promotion(
     # The pipeline registers its candidate; validation runs and asks for sign-off.
     with tasks_inline():
         response = pipeline_client.post(
-            VERSIONS_URL, candidate_body("v2", request_id=request.pk), format="json"
+            VERSIONS_URL,
+            candidate_body(
+                "v2", request_id=request.pk, routing_policy={"confidence_threshold": 0.95}
+            ),
+            format="json",
         )
     assert response.status_code == 201, response.content
     assert response.json()["status"] == "candidate"
     assert response.json()["routing_policy"]["value_threshold"] == "10000.00"
+    assert response.json()["routing_policy"]["confidence_threshold"] == 0.95
     request.refresh_from_db()
     assert request.status == RetrainingStatus.AWAITING_SIGNOFF
     assert request.validation_report.passed
@@ -125,8 +130,10 @@ def test_the_whole_path_from_the_button_to_promotion(
     assert request.previous_version == v1
 
     # New predictions go to v2 under its own routing policy.
-    send_prediction(service_client, "after-promotion")
-    assert Prediction.objects.get(external_id="after-promotion").version == v2
+    send_prediction(service_client, "after-promotion", confidence=0.93)
+    after = Prediction.objects.get(external_id="after-promotion")
+    assert after.version == v2
+    assert after.needs_review  # 0.93 is below v2's threshold of 0.95 (v1's was 0.6)
 
     # Every step is in the audit log with who did it.
     steps = list(
