@@ -128,7 +128,8 @@ def gates_evaluate(
                 candidate=value,
                 active=baseline,
                 detail=(
-                    f"{metric} drops by {drop:.4g} (allowed {allowed:.4g})"
+                    f"{metric} {baseline:.4g} → {value:.4g}: drop {max(drop, 0.0):.4g} "
+                    f"(allowed {allowed:.4g})"
                     if drop is not None
                     else f"The candidate reports no numeric '{metric}'."
                 ),

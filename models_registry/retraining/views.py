@@ -51,6 +51,7 @@ def model_panel_context(model: MLModel, user) -> dict:
         "may_request": user_may_request(user, model),
         "rollback_target": rollback_target_for(model) if user_is_owner(user, model) else None,
         "request_form": ReasonForm(),
+        "is_owner": user_is_owner(user, model),
     }
 
 
