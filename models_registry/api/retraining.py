@@ -15,8 +15,10 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from models_registry import contracts
+from models_registry.authentication import ServicePrincipal
 from models_registry.models import (
     ModelVersion,
     RetrainingRequest,
@@ -29,6 +31,7 @@ from models_registry.retraining.representations import retraining_request_repres
 from models_registry.retraining.selectors import (
     retraining_request_for,
     retraining_requests_visible_to,
+    user_may_approve,
 )
 from reviewapp.api.serializers import ErrorSerializer, JSONObjectField, StrictFloatField
 from reviewapp.api.views import ERRORS, ModelScopedView, key_of
@@ -211,8 +214,6 @@ class RetrainingRequestListView(GenericAPIView):
         },
     )
     def get(self, request):
-        from models_registry.authentication import ServicePrincipal
-
         principal = request.user
         if isinstance(principal, ServicePrincipal) and not principal.key.has_scope(
             ServiceKeyScope.PIPELINE
@@ -239,9 +240,7 @@ class RetrainingRequestListView(GenericAPIView):
         return self.get_paginated_response([retraining_request_representation(r) for r in page])
 
 
-class RetrainingRequestDetailView(GenericAPIView):
-    serializer_class = RetrainingRequestOutSerializer
-
+class RetrainingRequestDetailView(APIView):
     @extend_schema(
         summary="One retraining request",
         responses={200: RetrainingRequestOutSerializer, **ERRORS},
@@ -250,9 +249,7 @@ class RetrainingRequestDetailView(GenericAPIView):
         return Response(retraining_request_representation(retraining_request_for(request.user, pk)))
 
 
-class RetrainingLabelsView(GenericAPIView):
-    serializer_class = ErrorSerializer
-
+class RetrainingLabelsView(APIView):
     @extend_schema(
         summary="Download a request's training labels (Parquet)",
         description=(
@@ -270,6 +267,15 @@ class RetrainingLabelsView(GenericAPIView):
     )
     def get(self, request, pk: int):
         retraining = retraining_request_for(request.user, pk)
+        if not isinstance(request.user, ServicePrincipal) and not (
+            request.user.is_superuser or user_may_approve(request.user, retraining.model)
+        ):
+            # The file holds raw inputs (personal data included) for training: the pipeline,
+            # the owners and the approvers get it, not everyone who reviews the model.
+            return Response(
+                {"detail": "Only the pipeline, the owners and the approvers may fetch labels."},
+                status=status.HTTP_403_FORBIDDEN,
+            )
         path = Path(retraining.labels_path) if retraining.labels_path else None
         if path is None or not path.exists():
             return Response(
@@ -286,9 +292,7 @@ class RetrainingLabelsView(GenericAPIView):
         return response
 
 
-class RetrainingValidateView(GenericAPIView):
-    serializer_class = RetrainingRequestOutSerializer
-
+class RetrainingValidateView(APIView):
     @extend_schema(
         summary="Start validation once the candidate's shadow predictions are in",
         description=(

@@ -180,3 +180,20 @@ def test_a_person_who_is_not_an_owner_cant_register_through_the_api(reviewer, lo
     response = client.post(VERSIONS_URL, candidate_body("v2"), content_type="application/json")
     assert response.status_code == 403
     assert ModelVersion.objects.filter(status=VersionStatus.CANDIDATE).count() == 0
+
+
+def test_labels_go_to_the_pipeline_owners_and_approvers_not_to_reviewers(
+    owner, reviewer, second_reviewer, loan_model, client, tasks_inline
+):
+    with tasks_inline():
+        request = open_request(owner, loan_model)
+    url = f"/api/v1/retraining-requests/{request.pk}/labels"
+    loan_model.reviewers.add(reviewer)
+    client.force_login(reviewer)
+    assert client.get(f"/api/v1/retraining-requests/{request.pk}").status_code == 200
+    assert client.get(url).status_code == 403
+    loan_model.approvers.add(second_reviewer)
+    client.force_login(second_reviewer)
+    assert client.get(url).status_code == 200
+    client.force_login(owner)
+    assert client.get(url).status_code == 200

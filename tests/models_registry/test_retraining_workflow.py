@@ -225,3 +225,27 @@ def test_a_failed_webhook_is_recorded_and_retried_later(
     assert len(receiver.calls) == 2
     failed = AuditEvent.objects.get(action="retraining.pipeline_notification_failed")
     assert failed.payload["will_retry"] is True
+
+
+def test_the_webhook_gives_up_after_the_last_attempt_and_says_so(
+    owner, loan_model, receiver, tasks_inline, settings
+):
+    from django_q.models import Schedule
+
+    settings.RETRAINING_WEBHOOK_MAX_ATTEMPTS = 2
+    receiver.answers = [500]
+    loan_model.pipeline_webhook_url = receiver.url
+    loan_model.save()
+    with tasks_inline():
+        request = open_request_now(owner, loan_model)
+
+    from models_registry.retraining import tasks
+
+    with tasks_inline():
+        assert tasks.pipeline_notify(request.pk, 2) == "not delivered"
+    request.refresh_from_db()
+    assert request.pipeline_attempts == 2
+    assert not Schedule.objects.filter(name__contains="attempt 3").exists()
+    last = AuditEvent.objects.filter(action="retraining.pipeline_notification_failed").last()
+    assert (last.payload["attempt"], last.payload["will_retry"]) == (2, False)
+    assert request.status == RetrainingStatus.REQUESTED  # the pipeline can still poll
