@@ -55,6 +55,15 @@ def model_panel_context(model: MLModel, user) -> dict:
     }
 
 
+def _model_page(request, model: MLModel, form: ReasonForm, status: int = 200) -> HttpResponse:
+    context = model_panel_context(model, request.user)
+    context.update(
+        request_form=form,
+        requests=model.retraining_requests.select_related("candidate").order_by("-created_at"),
+    )
+    return render(request, "models_registry/retraining/model.html", context, status=status)
+
+
 @login_required
 def model_retraining(request, slug: str) -> HttpResponse:
     model = _model_for(request.user, slug)
@@ -74,12 +83,7 @@ def model_retraining(request, slug: str) -> HttpResponse:
                 return redirect("retraining-request", pk=created.pk)
         else:
             status = 400
-    context = model_panel_context(model, request.user)
-    context.update(
-        request_form=form,
-        requests=model.retraining_requests.select_related("candidate").order_by("-created_at"),
-    )
-    return render(request, "models_registry/retraining/model.html", context, status=status)
+    return _model_page(request, model, form, status)
 
 
 @login_required
@@ -89,14 +93,14 @@ def model_rollback(request, slug: str) -> HttpResponse:
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Say why you roll back.")
-        return redirect("retraining-model", slug=slug)
+        return _model_page(request, model, ReasonForm(), status=400)
     try:
         rolled = services.version_rollback(
             model=model, user=request.user, reason=form.cleaned_data["reason"]
         )
     except services.RetrainingError as error:
         messages.error(request, error.message)
-        return redirect("retraining-model", slug=slug)
+        return _model_page(request, model, ReasonForm(), status=error.status_code)
     messages.success(
         request, f"{model.slug} is back on {rolled.previous_version.label}; approvers are told."
     )

@@ -100,7 +100,8 @@ def test_the_owner_rolls_back_at_once_with_a_reason_and_the_approvers_are_told(
     services.retraining_promote(request=request, actor=Actor.system("test"))
     client.force_login(owner)
     empty = client.post("/models/loan-default/retraining/rollback", {"reason": ""})
-    assert empty.status_code == 302
+    assert empty.status_code == 400
+    assert "Say why you roll back." in empty.content.decode()
     assert ModelVersion.objects.get(label="v2").status == VersionStatus.ACTIVE
     with tasks_inline():
         response = client.post(
@@ -132,6 +133,10 @@ def test_only_an_owner_may_roll_back(
     loan_model.approvers.add(reviewer)
     with pytest.raises(services.NotAllowed):
         services.version_rollback(model=loan_model, user=reviewer, reason="I think so")
+    client.force_login(reviewer)
+    refused = client.post("/models/loan-default/retraining/rollback", {"reason": "I think so"})
+    assert refused.status_code == 403
+    assert "Only the model" in refused.content.decode()
     client.force_login(outsider)
     response = client.post("/models/loan-default/retraining/rollback", {"reason": "mine now"})
     assert response.status_code == 404
