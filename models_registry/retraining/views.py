@@ -120,7 +120,7 @@ def _request_page(request, retraining, *, sign_form=None, cancel_form=None, stat
         "chart": metric_comparison_svg(report.metrics) if report else None,
         "signoffs": signoffs,
         "approvals": len(approvals),
-        "approvers": approvers_of(retraining.model),
+        "approvers": list(approvers_of(retraining.model)),
         "may_approve": user_may_approve(user, retraining.model),
         "has_signed": any(s.user_id == user.pk for s in signoffs),
         "is_requester": retraining.requested_by_id == user.pk,

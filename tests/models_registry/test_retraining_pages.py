@@ -102,6 +102,13 @@ def test_the_request_page_shows_the_timeline_report_chart_and_signoff_panel(
     assert 'class="bar-candidate"' in page and 'class="gate-minimum"' in page
     assert "accuracy = 0.93 (minimum 0.9)" in page
     assert "0 of 2 approvals" in page
+    assert "<code>s3://models/loan-default/v2.pkl</code>" in page
+    assert "no webhook configured; the pipeline polls the API." in page
+    assert "the owner must name more approvers" not in page
+    loan_model.required_signoffs = 3
+    loan_model.save()
+    page = client.get(f"/retraining/{request.pk}/").content.decode()
+    assert "Only 2 people may approve but 3 approvals are required" in page
     for step in ("requested", "labels_prepared", "candidate_registered", "validated"):
         assert f"<strong>{step}</strong>" in page
 
