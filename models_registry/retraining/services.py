@@ -179,11 +179,11 @@ def retraining_request_open_for_alert(*, alert) -> RetrainingRequest:
 
 @transaction.atomic
 def retraining_cancel(*, request: RetrainingRequest, user, reason: str) -> RetrainingRequest:
-    """Owners or the requester may withdraw a request until it is approved."""
+    """Owners or the requester may withdraw a request until it is promoted."""
     request = _locked(request)
     if not (user_is_owner(user, request.model) or request.requested_by_id == user.pk):
         raise NotAllowed("Only the model's owners or the requester may cancel.")
-    if request.status not in RETRAINING_OPEN_STATUSES or request.status == "approved":
+    if request.status not in RETRAINING_OPEN_STATUSES:
         raise InvalidTransition(f"A request that is {request.status} can't be cancelled.")
     if not (reason or "").strip():
         raise InvalidInput("Say why the request is cancelled.", field="reason")
@@ -607,6 +607,14 @@ def retraining_promote(*, request: RetrainingRequest, actor: Actor, user=None) -
             f"Only an approved request can be promoted; this one is {request.status}."
         )
     previous = request.model.active_version
+    report = ValidationReport.objects.filter(request=request).first()
+    if report is not None and report.baseline_id != (previous.pk if previous else None):
+        # A rollback or another activation since validation: the comparison is stale.
+        raise InvalidTransition(
+            f"The active version changed since validation (validated against "
+            f"{report.baseline.label if report.baseline else 'none'}, now "
+            f"{previous.label if previous else 'none'}); cancel and request again."
+        )
     version_activate(
         version=request.candidate, actor=actor, reason=f"retraining request #{request.pk}"
     )

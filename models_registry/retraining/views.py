@@ -125,7 +125,6 @@ def _request_page(request, retraining, *, sign_form=None, cancel_form=None, stat
         "has_signed": any(s.user_id == user.pk for s in signoffs),
         "is_requester": retraining.requested_by_id == user.pk,
         "may_cancel": retraining.is_open
-        and retraining.status != RetrainingStatus.APPROVED
         and (user_is_owner(user, retraining.model) or retraining.requested_by_id == user.pk),
         "may_validate": retraining.status == RetrainingStatus.CANDIDATE_REGISTERED
         and user_may_approve(user, retraining.model),

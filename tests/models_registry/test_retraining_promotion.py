@@ -164,3 +164,21 @@ def test_the_sweep_finishes_a_promotion_whose_task_was_lost(
         assert tasks.resume_stalled() == f"resumed [{request.pk}]"
     request.refresh_from_db()
     assert request.status == RetrainingStatus.PROMOTED
+
+
+@pytest.mark.django_db
+def test_a_candidate_validated_against_a_version_no_longer_active_is_not_promoted(
+    owner, backup_owner, loan_model, pipeline_client, tasks_inline
+):
+    from models_registry.services import version_activate
+
+    request = approved_request(owner, backup_owner, loan_model, pipeline_client, tasks_inline)
+    other = ModelVersion.objects.create(model=loan_model, label="v1b", status="candidate")
+    version_activate(version=other, actor=Actor.system("test"))
+    with pytest.raises(services.InvalidTransition, match="changed since validation"):
+        services.retraining_promote(request=request, actor=Actor.system("test"))
+    statuses = dict(ModelVersion.objects.filter(model=loan_model).values_list("label", "status"))
+    assert statuses == {"v1": "retired", "v1b": "active", "v2": "candidate"}
+    services.retraining_cancel(request=request, user=owner, reason="Validated against v1")
+    request.refresh_from_db()
+    assert request.status == RetrainingStatus.CANCELLED
