@@ -7,8 +7,15 @@ from reviewapp import replays
 
 
 def fields(**overrides):
-    base = dict(version_label="v1", inputs={"a": 1, "b": [1.0, {"c": 2}]}, output="approve",
-                confidence=0.5, value_amount=Decimal("10"), occurred_at=None, context={})
+    base = dict(
+        version_label="v1",
+        inputs={"a": 1, "b": [1.0, {"c": 2}]},
+        output="approve",
+        confidence=0.5,
+        value_amount=Decimal("10"),
+        occurred_at=None,
+        context={},
+    )
     base.update(overrides)
     return replays.comparable(**base)
 
