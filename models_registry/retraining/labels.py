@@ -65,7 +65,13 @@ COLUMNS = {
     "model_output_json": Cast("output", TextField()),
     "confidence": F("confidence"),
     "label_json": Coalesce(
-        Cast("outcome__actual", TextField()), Cast("decision__final_output", TextField())
+        Cast("outcome__actual", TextField()),
+        Cast("decision__final_output", TextField()),
+        # An approval may leave final_output empty: the model's own output was confirmed.
+        Case(
+            When(decision__action="approve", then=Cast("output", TextField())),
+            output_field=TextField(),
+        ),
     ),
     "label_source": Case(
         When(outcome__isnull=False, then=Value("outcome")),

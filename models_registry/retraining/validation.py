@@ -270,6 +270,8 @@ def shadow_accuracy(candidate: ModelVersion) -> ShadowComparison:
             truth = outcome.actual
         elif decision is not None and decision.final_output is not None:
             truth = decision.final_output
+        elif decision is not None and decision.action == "approve":
+            truth = prediction.output  # an approval that left final_output empty
         else:
             continue
         comparison.compared += 1

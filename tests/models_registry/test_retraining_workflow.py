@@ -30,13 +30,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def labelled_traffic(service_client, loan_model):
-    """Three production predictions with labels (two outcomes, one human decision) and one
+    """Four production predictions with labels (two outcomes, two human decisions) and one
     without, all after v1 went live."""
-    for i in range(4):
+    for i in range(5):
         send_prediction(service_client, f"loan-{i}", output="approve")
     send_outcome(service_client, "loan-0", "approve")
     send_outcome(service_client, "loan-1", "decline")
     decide("loan-2", "decline")
+    decide("loan-3", None, action="approve")  # an approval confirms the model's output
 
 
 def test_the_whole_path_from_the_button_to_promotion(
@@ -67,7 +68,7 @@ def test_the_whole_path_from_the_button_to_promotion(
     assert request.status == RetrainingStatus.TRAINING
     assert request.requested_by == owner
     assert request.base_version == v1
-    assert request.labels_rows == 3
+    assert request.labels_rows == 4
 
     # The pipeline got a signed POST naming the request and where its labels are.
     call = receiver.calls[0]
@@ -82,7 +83,9 @@ def test_the_whole_path_from_the_button_to_promotion(
     assert labels.status_code == 200
     table = pq.read_table(io.BytesIO(b"".join(labels.streaming_content)))
     rows = {r["external_id"]: r for r in table.to_pylist()}
-    assert set(rows) == {"loan-0", "loan-1", "loan-2"}
+    assert set(rows) == {"loan-0", "loan-1", "loan-2", "loan-3"}
+    assert rows["loan-3"]["label_json"] == '"approve"'
+    assert rows["loan-3"]["decision_output_json"] is None
     assert rows["loan-1"]["label_json"] == '"decline"'
     assert rows["loan-1"]["label_source"] == "outcome"
     assert rows["loan-2"]["label_source"] == "decision"
