@@ -70,3 +70,33 @@ def test_after_the_request_closes_an_alert_opens_a_new_one(loan_model, owner):
     retraining_cancel(request=first, user=owner, reason="False alarm")
     second = retraining_request_open_for_alert(alert=AlertStandIn(loan_model, "drift", 2, "PSI"))
     assert second.pk != first.pk
+
+
+def test_an_alert_opened_request_goes_all_the_way_to_promotion(
+    loan_model, owner, pipeline_client, tasks_inline
+):
+    from models_registry.models import ModelVersion
+    from models_registry.retraining.services import retraining_sign
+    from tests.models_registry.retraining_support import VERSIONS_URL, candidate_body
+
+    loan_model.required_signoffs = 1
+    loan_model.save()
+    with tasks_inline():
+        request = retraining_request_open_for_alert(
+            alert=AlertStandIn(loan_model, "accuracy", 7, "Accuracy 0.79")
+        )
+    with tasks_inline():
+        pipeline_client.post(VERSIONS_URL, candidate_body("v2", request.pk), format="json")
+    with tasks_inline():
+        # Nobody asked in person, so the owner's one approval is enough.
+        retraining_sign(request=request, user=owner, decision="approve")
+    request.refresh_from_db()
+    assert request.status == RetrainingStatus.PROMOTED
+    assert ModelVersion.objects.get(label="v2").status == "active"
+    actors = list(
+        AuditEvent.objects.filter(action__startswith="retraining.")
+        .order_by("id")
+        .values_list("action", "actor_label")
+    )
+    assert actors[0] == ("retraining.requested", "system: alert rule accuracy")
+    assert ("retraining.approved", "alice (Alice Owner)") in actors
