@@ -118,6 +118,8 @@ def test_keys_and_people_only_see_their_models_requests(
     assert outsider_pipeline.get(f"/api/v1/retraining-requests/{request.pk}").status_code == 404
     labels = outsider_pipeline.get(f"/api/v1/retraining-requests/{request.pk}/labels")
     assert labels.status_code == 404
+    validate = outsider_pipeline.post(f"/api/v1/retraining-requests/{request.pk}/validate")
+    assert validate.status_code == 404
     # an intake key is not a pipeline
     assert service_client.get("/api/v1/retraining-requests").status_code == 403
     assert service_client.get(f"/api/v1/retraining-requests/{request.pk}/labels").status_code == 403
