@@ -253,12 +253,13 @@ def retraining_pipeline_notify(*, request: RetrainingRequest, attempt: int = 1) 
     actor = Actor.system("pipeline webhook")
     with transaction.atomic():
         request = _locked(request)
+        if request.pipeline_notified_at:  # another delivery got there first
+            return True
         request.pipeline_attempts = max(request.pipeline_attempts, attempt)
         if delivery.ok:
             request.pipeline_notified_at = timezone.now()
             request.pipeline_last_error = ""
-            moved = request.status == RetrainingStatus.REQUESTED
-            if moved:
+            if request.status == RetrainingStatus.REQUESTED:
                 request.status = RetrainingStatus.TRAINING
             request.save()
             _record(
