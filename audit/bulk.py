@@ -21,28 +21,26 @@ def _copy_value(field: models.Field, value):
         return None
     if isinstance(field, models.JSONField):
         return json.dumps(value, cls=field.encoder, ensure_ascii=False)
-    if isinstance(field, models.ForeignKey):
-        return value.pk if isinstance(value, models.Model) else value
     return value
 
 
-def copy_insert(objs: Sequence[models.Model], field_names: Sequence[str]) -> None:
-    """INSERT ``objs`` (new rows, ids from the sequence); nothing is returned."""
+def copy_insert(objs: Sequence[models.Model]) -> None:
+    """INSERT new ``objs`` with every column (ids from the sequence); nothing is returned.
+
+    Every concrete field is written from the instance, so Python-side defaults apply exactly
+    as they would with ``save()``.
+    """
     if not objs:
         return
     model = type(objs[0])
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objs, batch_size=1000)
         return
-    fields = [model._meta.get_field(name) for name in field_names]
-    attnames = [f.attname if isinstance(f, models.ForeignKey) else f.name for f in fields]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     copy_rows(
         model,
         [f.column for f in fields],
-        (
-            [_copy_value(f, getattr(obj, a)) for f, a in zip(fields, attnames, strict=True)]
-            for obj in objs
-        ),
+        ([_copy_value(f, getattr(obj, f.attname)) for f in fields] for obj in objs),
     )
 
 

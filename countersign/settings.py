@@ -182,6 +182,14 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Keyed hash for personal data shown masked in the reviewer UI and in exports.
 PII_HASH_KEY = env.str("PII_HASH_KEY", default=SECRET_KEY)
 
+# Decision webhooks (reviewapp/services/webhooks.py, docs/review.md): per-attempt timeout,
+# exponential backoff (base doubling up to a cap) and how long to keep retrying before a
+# delivery is marked dead (at least 24 hours).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=4 * 3600)
+WEBHOOK_GIVE_UP_SECONDS = env.int("WEBHOOK_GIVE_UP_SECONDS", default=24 * 3600)
+
 # --- Retraining (docs/retraining.md) ---
 # How long an unacknowledged django-q2 task waits before the ORM broker hands it out again
 # (a worker killed mid-task); the timeout must stay below it.

@@ -54,3 +54,58 @@ class ReviewItemAdmin(OwnerScopedReadOnly):
 class OutcomeAdmin(OwnerScopedReadOnly, SimpleHistoryAdmin):
     owner_path = "prediction__model__"
     list_display = ["prediction", "actual", "observed_at", "recorded_at"]
+
+
+# --- The review queue: per-person actions and webhook deliveries (owners see their own) ----
+
+from django.contrib import messages as admin_messages  # noqa: E402
+
+from reviewapp.models import ReviewAction, WebhookAttempt, WebhookDelivery  # noqa: E402
+from reviewapp.services.webhooks import webhook_delivery_replay  # noqa: E402
+
+
+@admin.register(ReviewAction)
+class ReviewActionAdmin(OwnerScopedReadOnly):
+    list_display = ["item", "model", "user", "stage", "action", "created_at"]
+    list_filter = ["stage", "action", "model"]
+    date_hierarchy = "created_at"
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ["attempted_at", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(OwnerScopedReadOnly):
+    list_display = [
+        "event_id",
+        "model",
+        "prediction",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    ]
+    list_filter = ["status", "model"]
+    search_fields = ["event_id", "prediction__external_id"]
+    inlines = [WebhookAttemptInline]
+    actions = ["replay"]
+
+    @admin.action(description="Replay the selected deliveries (same event id)")
+    def replay(self, request, queryset):
+        for delivery in queryset:
+            webhook_delivery_replay(delivery=delivery, user=request.user)
+        self.message_user(
+            request, f"{queryset.count()} delivery(ies) will be sent again.", admin_messages.SUCCESS
+        )

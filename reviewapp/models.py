@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -84,6 +86,18 @@ class ReviewItemStatus(models.TextChoices):
     DECIDED = "decided", "Decided"
 
 
+class ReviewStage(models.TextChoices):
+    """Where an item is in its review: who may work it next."""
+
+    REVIEW = "review", "First review"
+    SECOND_REVIEW = "second_review", "Second review"
+    ADJUDICATION = "adjudication", "Adjudication by the owner"
+    ESCALATED = "escalated", "Escalated to the owner"
+
+
+OWNER_STAGES = (ReviewStage.ADJUDICATION, ReviewStage.ESCALATED)
+
+
 class ReviewItemQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status=ReviewItemStatus.PENDING)
@@ -116,6 +130,18 @@ class ReviewItem(models.Model):
         related_name="claimed_review_items",
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current holder took it, for time-to-decide."
+    )
+    stage = models.CharField(max_length=16, choices=ReviewStage.choices, default=ReviewStage.REVIEW)
+    required_reviews = models.PositiveSmallIntegerField(
+        default=1, help_text="2 for two-person review; fixed at the first decision."
+    )
+    escalation_reason = models.TextField(blank=True)
+    sla_breached_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the SLA sweep escalated it (once)."
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
 
     objects = ReviewItemQuerySet.as_manager()
 
@@ -126,10 +152,24 @@ class ReviewItem(models.Model):
                 condition=Q(status="pending"),
                 name="review_queue_order",
             ),
+            # The SLA sweep's question: what is pending and past due?
+            models.Index(fields=["due_at"], condition=Q(status="pending"), name="review_due"),
         ]
 
     def __str__(self) -> str:
         return f"review of {self.prediction}"
+
+    @property
+    def owner_only(self) -> bool:
+        return self.stage in OWNER_STAGES
+
+    def lease_held_by(self, user, now=None) -> bool:
+        now = now or timezone.now()
+        return (
+            self.claimed_by_id == user.pk
+            and self.lease_expires_at is not None
+            and self.lease_expires_at > now
+        )
 
 
 class DecisionAction(models.TextChoices):
@@ -154,6 +194,122 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on {self.prediction}"
+
+
+class ReviewActionKind(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    OVERRIDE = "override", "Override"
+    REJECT = "reject", "Reject"
+    ESCALATE = "escalate", "Escalate"
+
+
+class ReviewAction(models.Model):
+    """What one person did on one item at one stage.
+
+    Two-person review needs two of these from different people: the partial unique constraint
+    makes the database refuse a second opinion from the same person, whatever the race.
+    Reviewer figures (time to decide, override rate, agreement) are computed from these rows.
+    """
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.PROTECT, related_name="actions")
+    model = models.ForeignKey("models_registry.MLModel", on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_actions"
+    )
+    stage = models.CharField(max_length=16, choices=ReviewStage.choices)
+    action = models.CharField(max_length=16, choices=ReviewActionKind.choices)
+    output = models.JSONField(null=True, blank=True, help_text="The output this person chose.")
+    comment = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "user"],
+                condition=Q(stage__in=["review", "second_review"]),
+                name="one_review_opinion_per_person",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "created_at"], name="review_action_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.action} item {self.item_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed, will retry"
+    DEAD = "dead", "Dead (gave up)"
+
+
+class WebhookDelivery(models.Model):
+    """One event for a model's callback URL, retried until delivered or given up.
+
+    The body is frozen when the event is created, so every attempt and every replay sends the
+    same bytes under the same ``event_id``: receivers dedupe on it (at-least-once delivery).
+    """
+
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event_type = models.CharField(max_length=64, default="prediction.decided")
+    model = models.ForeignKey(
+        "models_registry.MLModel", on_delete=models.PROTECT, related_name="webhook_deliveries"
+    )
+    prediction = models.ForeignKey(
+        Prediction, on_delete=models.PROTECT, related_name="webhook_deliveries"
+    )
+    url = models.URLField()
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    replayed_at = models.DateTimeField(
+        null=True, blank=True, help_text="A replay starts a fresh retry window from here."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prediction", "event_type"], name="one_delivery_per_event"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "failed"]),
+                name="webhook_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery: what the receiver answered, or why it could not."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    attempted_at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt on {self.delivery_id} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Outcome(models.Model):

@@ -122,6 +122,11 @@ class DecisionSerializer(serializers.Serializer):
     decided_by = serializers.ListField(child=serializers.CharField())
     decided_at = serializers.DateTimeField()
     comment = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(
+        allow_blank=True,
+        help_text="Why the system decided, when it did: 'sla_expired'; for people: "
+        "'two_person_agreed', 'adjudicated', 'escalated' or empty.",
+    )
 
 
 class PredictionOutSerializer(serializers.Serializer):
@@ -152,6 +157,7 @@ def decision_representation(decision: Decision | None) -> dict | None:
         "decided_by": decision.decided_by,
         "decided_at": serializers.DateTimeField().to_representation(decision.decided_at),
         "comment": decision.comment,
+        "reason": decision.reason,
     }
 
 

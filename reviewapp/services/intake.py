@@ -394,7 +394,7 @@ def _create_review_items(model, stored_now, resolver: _VersionResolver, now) -> 
                 created_at=now,
             )
         )
-    copy_insert(items, ["prediction", "model", "status", "priority", "due_at", "created_at"])
+    copy_insert(items)
 
 
 @transaction.atomic
