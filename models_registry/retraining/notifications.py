@@ -1,43 +1,34 @@
 """Telling others: the training pipeline (a signed webhook) and the approvers (email).
 
-The webhook is signed like decision callbacks: ``Countersign-Signature: t=<unix>,v1=<hex>``
-where ``v1`` is HMAC-SHA256 of ``"<t>.<body>"`` with the model's pipeline webhook secret, so
-the pipeline can check origin and freshness before acting.
+The webhook is signed like decision callbacks (``reviewapp.services.webhooks.sign``):
+``Countersign-Signature: t=<unix>,v1=<hex>`` where ``v1`` is HMAC-SHA256 of ``"<t>.<body>"``
+with the model's pipeline webhook secret, so the pipeline can check origin and freshness
+before acting; ``Countersign-Event-Id`` stays the same across retries.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 from dataclasses import dataclass
 
 import requests
 from django.conf import settings
 from django.core.mail import send_mail
 
+from reviewapp.services import webhooks
+
 SIGNATURE_HEADER = "Countersign-Signature"
+EVENT_ID_HEADER = "Countersign-Event-Id"
 
 
 def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    signed = f"{timestamp}.".encode() + body
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    """The same signature as decision callbacks (one recipe for every receiver)."""
+    return webhooks.sign(secret, body, timestamp)
 
 
 def signature_verify(secret: str, body: bytes, header: str, tolerance_seconds: int = 300) -> bool:
     """What a receiver does; used by the tests and documented for pipeline authors."""
-    try:
-        parts = dict(item.split("=", 1) for item in header.split(","))
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(time.time() - timestamp) > tolerance_seconds:
-        return False
-    expected = signature_header(secret, body, timestamp)
-    return hmac.compare_digest(expected, header)
+    return webhooks.verify(secret, body, header, tolerance_seconds)
 
 
 @dataclass(frozen=True)
@@ -47,9 +38,10 @@ class Delivery:
     error: str
 
 
-def webhook_post(*, url: str, secret: str, payload: dict) -> Delivery:
+def webhook_post(*, url: str, secret: str, payload: dict, event_id: str) -> Delivery:
+    """One signed POST. ``event_id`` is the same on every retry: receivers dedupe on it."""
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event_id}
     if secret:
         headers[SIGNATURE_HEADER] = signature_header(secret, body)
     try:

@@ -249,6 +249,7 @@ def retraining_pipeline_notify(*, request: RetrainingRequest, attempt: int = 1) 
         url=model.pipeline_webhook_url,
         secret=model.pipeline_webhook_secret,
         payload=pipeline_payload(request),
+        event_id=f"retraining-request-{request.pk}",
     )
     actor = Actor.system("pipeline webhook")
     with transaction.atomic():

@@ -74,6 +74,7 @@ def test_the_whole_path_from_the_button_to_promotion(
     call = receiver.calls[0]
     assert signature_verify("whsec-test", call["body"], call["headers"][SIGNATURE_HEADER])
     assert not signature_verify("wrong", call["body"], call["headers"][SIGNATURE_HEADER])
+    assert call["headers"]["Countersign-Event-Id"] == f"retraining-request-{request.pk}"
     sent = receiver.json()["retraining_request"]
     assert sent["id"] == request.pk
     assert sent["labels_uri"].endswith(f"/api/v1/retraining-requests/{request.pk}/labels")
