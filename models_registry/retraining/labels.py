@@ -27,6 +27,7 @@ from django.db.models.functions import Cast, Coalesce
 from models_registry.models import MLModel
 
 BATCH_SIZE = 5000
+HUMAN_LABEL_ACTIONS = ("approve", "override")
 
 SCHEMA = pa.schema(
     [
@@ -66,9 +67,9 @@ COLUMNS = {
     "confidence": F("confidence"),
     "label_json": Coalesce(
         Cast("outcome__actual", TextField()),
-        Cast("decision__final_output", TextField()),
-        # An approval may leave final_output empty: the model's own output was confirmed.
         Case(
+            When(decision__action="override", then=Cast("decision__final_output", TextField())),
+            # An approval confirms the model's own output.
             When(decision__action="approve", then=Cast("output", TextField())),
             output_field=TextField(),
         ),
@@ -91,13 +92,14 @@ def labelled_predictions(model: MLModel, since: datetime | None):
     """Production predictions with a decision or an outcome recorded since ``since``."""
     from reviewapp.models import Prediction
 
-    queryset = Prediction.objects.filter(model=model, is_shadow=False).filter(
-        Q(decision__isnull=False) | Q(outcome__isnull=False)
-    )
+    # A person's approval or override is a label; a rejection names no answer, and a fallback
+    # after an SLA breach is the system accepting the model's own output, not a judgement.
+    human = Q(decision__action__in=HUMAN_LABEL_ACTIONS)
+    outcome = Q(outcome__isnull=False)
     if since is not None:
-        queryset = queryset.filter(
-            Q(decision__decided_at__gte=since) | Q(outcome__recorded_at__gte=since)
-        )
+        human &= Q(decision__decided_at__gte=since)
+        outcome &= Q(outcome__recorded_at__gte=since)
+    queryset = Prediction.objects.filter(model=model, is_shadow=False).filter(human | outcome)
     # Decision and Outcome are one-to-one with the prediction: the joins add no duplicates.
     return queryset.order_by("pk").values_list(*COLUMNS.values())
 

@@ -236,7 +236,8 @@ def _shadow_gates(policy: RetrainingPolicy, shadow: ShadowComparison) -> list[Ga
 def shadow_accuracy(candidate: ModelVersion) -> ShadowComparison:
     """Compare the candidate's shadow predictions with production on the same external ids.
 
-    The truth is the outcome when one was reported, else the human decision's final output.
+    The truth is the outcome when one was reported, else a person's approval (the model's
+    output) or override (their answer); rejections and SLA fallbacks carry no truth.
     """
     from reviewapp.models import Prediction
 
@@ -268,12 +269,12 @@ def shadow_accuracy(candidate: ModelVersion) -> ShadowComparison:
         decision = getattr(prediction, "decision", None)
         if outcome is not None:
             truth = outcome.actual
-        elif decision is not None and decision.final_output is not None:
+        elif decision is not None and decision.action == "override":
             truth = decision.final_output
         elif decision is not None and decision.action == "approve":
-            truth = prediction.output  # an approval that left final_output empty
+            truth = prediction.output  # a person confirmed the model's output
         else:
-            continue
+            continue  # no truth: a rejection, or a fallback after an SLA breach
         comparison.compared += 1
         comparison.candidate_correct += shadow_outputs[prediction.external_id] == truth
         comparison.production_correct += prediction.output == truth

@@ -195,3 +195,20 @@ def test_validation_run_twice_writes_one_report(owner, loan_model, pipeline_clie
     request = _register(pipeline_client, tasks_inline, open_request(owner, loan_model))
     assert tasks.validate(request.pk) == RetrainingStatus.AWAITING_SIGNOFF
     assert ValidationReport.objects.count() == 1
+
+
+def test_sla_fallbacks_and_rejections_are_not_truth_for_the_shadow_gate(
+    service_client, loan_model, pipeline_client
+):
+    from models_registry.models import ModelVersion
+    from models_registry.retraining.validation import shadow_accuracy
+
+    pipeline_client.post(VERSIONS_URL, candidate_body("v2"), format="json")
+    for external_id, action in (("f-0", "fallback"), ("f-1", "reject"), ("f-2", "approve")):
+        send_prediction(service_client, external_id, output="approve", confidence=0.3)
+        send_prediction(service_client, external_id, output="decline", version="v2")
+        final = "approve" if action == "fallback" else None
+        decide(external_id, final, action=action, by="system" if action == "fallback" else "carol")
+    comparison = shadow_accuracy(ModelVersion.objects.get(label="v2"))
+    assert (comparison.shadow_total, comparison.compared) == (3, 1)
+    assert (comparison.candidate_correct, comparison.production_correct) == (0, 1)

@@ -30,14 +30,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def labelled_traffic(service_client, loan_model):
-    """Four production predictions with labels (two outcomes, two human decisions) and one
-    without, all after v1 went live."""
-    for i in range(5):
+    """Four production predictions with labels (two outcomes, two human decisions), one
+    decided by the SLA fallback and one untouched, all after v1 went live."""
+    for i in range(6):
         send_prediction(service_client, f"loan-{i}", output="approve")
     send_outcome(service_client, "loan-0", "approve")
     send_outcome(service_client, "loan-1", "decline")
     decide("loan-2", "decline")
     decide("loan-3", None, action="approve")  # an approval confirms the model's output
+    decide("loan-4", "approve", action="fallback", by="system")  # not a human judgement
 
 
 def test_the_whole_path_from_the_button_to_promotion(
