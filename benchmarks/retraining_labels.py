@@ -11,17 +11,22 @@ peak resident memory before and after, to show the batches keep memory flat.
 
 from __future__ import annotations
 
-import argparse
-import os
-import resource
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# benchmarks/queue.py would shadow the standard library's queue module: drop this folder
+# from the import path before anything imports it.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 DB_NAME = "cs_bench_retraining"
 PG = "postgres://postgres@127.0.0.1:5432"
