@@ -190,6 +190,15 @@ WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=3
 WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=4 * 3600)
 WEBHOOK_GIVE_UP_SECONDS = env.int("WEBHOOK_GIVE_UP_SECONDS", default=24 * 3600)
 
+# Monitoring (docs/monitoring.md): baseline sample kept per upload, rows sampled per window for
+# the KS/Wasserstein tests, rows read per chunk, snapshot windows, and the /metrics token.
+MONITORING_BASELINE_SAMPLE_ROWS = env.int("MONITORING_BASELINE_SAMPLE_ROWS", default=50_000)
+MONITORING_DRIFT_SAMPLE_ROWS = env.int("MONITORING_DRIFT_SAMPLE_ROWS", default=200_000)
+MONITORING_CHUNK_SIZE = env.int("MONITORING_CHUNK_SIZE", default=20_000)
+MONITORING_WINDOWS = env.list("MONITORING_WINDOWS", default=["hourly", "daily"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
 # --- Retraining (docs/retraining.md) ---
 # How long an unacknowledged django-q2 task waits before the ORM broker hands it out again
 # (a worker killed mid-task); the timeout must stay below it.

@@ -10,5 +10,7 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("reviewapp.api.urls")),
     path("api/v1/", include("models_registry.api.urls")),
+    path("models/", include("models_registry.urls")),
+    path("", include("models_registry.metrics")),
     path("", include("models_registry.retraining.urls")),
 ]

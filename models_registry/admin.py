@@ -97,6 +97,13 @@ class MLModelAdmin(OwnerScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["slug", "created_at", "updated_at"] if obj else ["created_at", "updated_at"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Every model is watched from its first day: default alert rules come with it.
+        from models_registry.monitoring.alerts import alert_rules_ensure_defaults
+
+        alert_rules_ensure_defaults(model=obj, actor=Actor.user(request.user))
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         if not request.user.is_superuser and "owner" in form.base_fields and obj is None:
@@ -142,6 +149,184 @@ class ServiceKeyAdmin(OwnerScopedAdmin):
             service_key_revoke(key=key, actor=Actor.user(request.user)) for key in queryset
         )
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+
+
+# --- Monitoring ---
+
+from django import forms  # noqa: E402
+from django.core.exceptions import ValidationError  # noqa: E402
+
+from models_registry.models import Alert, AlertRule, AlertStatus, Baseline  # noqa: E402
+from models_registry.monitoring.alerts import (  # noqa: E402
+    AlertStateError,
+    alert_acknowledge,
+    alert_resolve,
+)
+from models_registry.monitoring.baseline import (  # noqa: E402
+    BaselineError,
+    baseline_upload,
+    prepare_baseline,
+    read_table,
+)
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(OwnerScopedAdmin):
+    list_display = [
+        "name",
+        "model",
+        "metric",
+        "comparison",
+        "threshold",
+        "window_seconds",
+        "min_sample_size",
+        "enabled",
+        "opens_retraining",
+    ]
+    list_filter = ["enabled", "metric", "model"]
+    list_editable = ["enabled"]
+    search_fields = ["name", "model__slug"]
+    readonly_fields = ["is_default", "created_at", "updated_at"]
+    owner_path = "model__"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "model" and not request.user.is_superuser:
+            kwargs["queryset"] = MLModel.objects.filter(owned_models_q(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Alert)
+class AlertAdmin(OwnerScopedAdmin):
+    list_display = ["rule", "model", "status", "value", "sample_size", "opened_at", "escalated_at"]
+    list_filter = ["status", "model"]
+    actions = ["acknowledge", "resolve"]
+    owner_path = "model__"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Alert._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Acknowledge the selected alerts")
+    def acknowledge(self, request, queryset):
+        done = 0
+        for alert in queryset.filter(status=AlertStatus.OPEN):
+            alert_acknowledge(alert=alert, user=request.user)
+            done += 1
+        self.message_user(request, f"Acknowledged {done} alert(s).", messages.SUCCESS)
+
+    @admin.action(description="Resolve the selected alerts")
+    def resolve(self, request, queryset):
+        done = 0
+        for alert in queryset.exclude(status=AlertStatus.RESOLVED):
+            try:
+                alert_resolve(alert=alert, user=request.user, note="Resolved in the admin.")
+                done += 1
+            except AlertStateError:
+                continue
+        self.message_user(request, f"Resolved {done} alert(s).", messages.SUCCESS)
+
+
+class BaselineUploadForm(forms.ModelForm):
+    file = forms.FileField(
+        help_text="CSV (with a header row) or Parquet; optional `output` column."
+    )
+
+    class Meta:
+        model = Baseline
+        fields = ["version"]
+
+    def clean(self):
+        cleaned = super().clean()
+        upload, version = cleaned.get("file"), cleaned.get("version")
+        if upload is None or version is None:
+            return cleaned
+        content = upload.read()
+        try:
+            prepare_baseline(read_table(content, upload.name), version)
+        except BaselineError as error:
+            raise ValidationError(
+                {"file" if error.field == "file" else None: error.message}
+            ) from error
+        cleaned["content"] = content
+        return cleaned
+
+
+@admin.register(Baseline)
+class BaselineAdmin(OwnerScopedAdmin):
+    """Upload through the admin; a stored baseline is never edited, a new one supersedes it."""
+
+    list_display = ["__str__", "row_count", "sample_row_count", "violations", "created_at"]
+    list_filter = ["version__model"]
+    owner_path = "version__model__"
+    form = BaselineUploadForm
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("sample_parquet")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["version", "file"]
+        return [
+            "version",
+            "file_name",
+            "file_sha256",
+            "row_count",
+            "sample_row_count",
+            "contract_report",
+            "profile",
+            "uploaded_by",
+            "uploaded_by_key",
+            "created_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None:
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "version" and not request.user.is_superuser:
+            kwargs["queryset"] = ModelVersion.objects.filter(
+                owned_models_q(request.user, "model__")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="rows with violations")
+    def violations(self, obj):
+        return obj.contract_report.get("rows_with_violations", 0)
+
+    def save_model(self, request, obj, form, change):
+        upload = form.cleaned_data["file"]
+        created = baseline_upload(
+            version=form.cleaned_data["version"],
+            content=form.cleaned_data["content"],
+            file_name=upload.name,
+            actor=Actor.user(request.user),
+            uploaded_by=request.user,
+        )
+        # The admin redirects to the object it saved: hand it the row the service made.
+        obj.__dict__.update({k: v for k, v in created.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+        report = created.contract_report
+        if report["rows_with_violations"]:
+            self.message_user(
+                request,
+                f"{report['rows_with_violations']} row(s) broke the contract: "
+                + ", ".join(f"{c} ({e['count']})" for c, e in report["violations"].items())
+                + ". Those values were left out of the profile.",
+                messages.WARNING,
+            )
 
 
 # --- Retraining ---

@@ -326,6 +326,239 @@ class ServiceKey(models.Model):
         return scope in self.scopes
 
 
+# --- Monitoring ---
+
+
+class Baseline(models.Model):
+    """A profile of a version's training data, and the bounded sample the drift tests need.
+
+    The uploaded file itself is not kept: a per-feature profile (for people) and a sample of at
+    most ``MONITORING_BASELINE_SAMPLE_ROWS`` rows as Parquet (for the statistical tests) are.
+    The newest baseline of a version is the one snapshots compare against.
+    """
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="baselines")
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64)
+    row_count = models.PositiveIntegerField()
+    sample_row_count = models.PositiveIntegerField()
+    profile = models.JSONField(help_text="Per feature: type, count, missing rate, distribution.")
+    contract_report = models.JSONField(
+        default=dict, help_text="Contract violations found in the file, per column."
+    )
+    sample_parquet = models.BinaryField(editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    uploaded_by_key = models.ForeignKey(
+        ServiceKey, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["version", "-created_at"], name="baseline_version_latest")]
+
+    def __str__(self) -> str:
+        return f"baseline of {self.version} ({self.file_name})"
+
+
+class SnapshotWindow(models.TextChoices):
+    HOURLY = "hourly", "Hourly"
+    DAILY = "daily", "Daily"
+
+
+WINDOW_SECONDS = {SnapshotWindow.HOURLY: 3600, SnapshotWindow.DAILY: 86400}
+
+
+class MonitoringSnapshot(models.Model):
+    """What one closed window of one model looked like. Written once, never replaced."""
+
+    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="snapshots")
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="snapshots"
+    )
+    baseline = models.ForeignKey(
+        Baseline, on_delete=models.PROTECT, null=True, blank=True, related_name="snapshots"
+    )
+    window = models.CharField(max_length=16, choices=SnapshotWindow.choices)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    computed_at = models.DateTimeField(auto_now_add=True)
+    prediction_count = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict)
+    drift = models.JSONField(default=dict)
+    drift_share = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["model", "window", "-window_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "window", "window_start"], name="snapshot_once_per_window"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.slug} {self.window} {self.window_start:%Y-%m-%d %H:%M}"
+
+
+class AlertMetric(models.TextChoices):
+    ACCURACY_OUTCOMES = "accuracy_outcomes", "Accuracy against outcomes"
+    ACCURACY_DECISIONS = "accuracy_decisions", "Accuracy against human decisions"
+    MAE_OUTCOMES = "mae_outcomes", "Mean absolute error against outcomes"
+    DRIFT_SHARE = "drift_share", "Share of drifted features"
+    CONTRACT_VIOLATION_RATE = "contract_violation_rate", "Contract-violation rate"
+    OVERRIDE_RATE = "override_rate", "Override rate (people disagree with the model)"
+    LOW_CONFIDENCE_SHARE = "low_confidence_share", "Share under the confidence threshold"
+    PREDICTION_VOLUME = "prediction_volume", "Prediction volume"
+
+
+class Comparison(models.TextChoices):
+    LT = "lt", "<"
+    LTE = "lte", "≤"
+    GT = "gt", ">"
+    GTE = "gte", "≥"
+
+
+class AlertRule(models.Model):
+    """When a model counts as degraded: ``metric comparison threshold`` over a window."""
+
+    model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="alert_rules")
+    name = models.CharField(max_length=200)
+    metric = models.CharField(max_length=32, choices=AlertMetric.choices)
+    comparison = models.CharField(max_length=4, choices=Comparison.choices)
+    threshold = models.FloatField()
+    window_seconds = models.PositiveIntegerField(
+        default=86400, validators=[MinValueValidator(60)], help_text="How far back to look."
+    )
+    min_sample_size = models.PositiveIntegerField(
+        default=0,
+        help_text="Below this many observations the rule neither fires nor resolves.",
+    )
+    enabled = models.BooleanField(default=True)
+    opens_retraining = models.BooleanField(
+        default=False, help_text="When this rule fires, open a retraining request."
+    )
+    webhook_url = models.URLField(
+        blank=True, help_text="Optional: also POST each alert of this rule here (JSON)."
+    )
+    is_default = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["model", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "name"], name="alert_rule_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.slug}: {self.name}"
+
+    def breached_by(self, value: float) -> bool:
+        return {
+            Comparison.LT: value < self.threshold,
+            Comparison.LTE: value <= self.threshold,
+            Comparison.GT: value > self.threshold,
+            Comparison.GTE: value >= self.threshold,
+        }[self.comparison]
+
+    @property
+    def condition(self) -> str:
+        return f"{self.metric} {self.get_comparison_display()} {self.threshold:g}"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Alert(models.Model):
+    """A rule that fired. At most one unresolved alert per rule (enforced by the database)."""
+
+    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="alerts")
+    rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts")
+    status = models.CharField(
+        max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN
+    )
+    summary = models.TextField(help_text="What triggered the alert, with the numbers.")
+    value = models.FloatField()
+    threshold = models.FloatField()
+    sample_size = models.PositiveIntegerField(default=0)
+    details = models.JSONField(default=dict)
+    opened_at = models.DateTimeField()
+    last_value = models.FloatField(null=True, blank=True)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolution = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule"],
+                condition=~Q(status="resolved"),
+                name="one_unresolved_alert_per_rule",
+            ),
+        ]
+        indexes = [models.Index(fields=["model", "status"], name="alert_model_status")]
+
+    def __str__(self) -> str:
+        return f"alert on {self.model.slug}: {self.rule.name}"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (gave up)"
+
+
+class AlertNotification(models.Model):
+    """One message about an alert to one recipient; the row is the delivery's work queue."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    event = models.CharField(max_length=16, help_text="opened, escalated or resolved")
+    channel = models.CharField(max_length=16, choices=[("email", "Email"), ("webhook", "Webhook")])
+    recipient = models.CharField(max_length=500)
+    status = models.CharField(
+        max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "event", "channel", "recipient"], name="notification_once"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="notification_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient} ({self.event})"
+
+
 # --- Retraining ---
 
 

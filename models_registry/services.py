@@ -57,10 +57,9 @@ def model_of(instance: models.Model) -> MLModel | None:
         return instance.model
     if isinstance(instance, RoutingPolicy):
         return instance.version.model
-    model = getattr(instance, "model", None)  # e.g. a retraining policy
-    if isinstance(model, MLModel):
-        return model
-    return None
+    # Monitoring rows (alert rules, baselines' versions) belong to their model's chain too.
+    related = getattr(instance, "model", None)
+    return related if isinstance(related, MLModel) else None
 
 
 def configuration_change_record(

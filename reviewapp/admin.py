@@ -102,6 +102,9 @@ class WebhookDeliveryAdmin(OwnerScopedReadOnly):
     inlines = [WebhookAttemptInline]
     actions = ["replay"]
 
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
     @admin.action(description="Replay the selected deliveries (same event id)")
     def replay(self, request, queryset):
         for delivery in queryset:

@@ -2,11 +2,22 @@
 
 from django.urls import path  # noqa: F401
 
-from models_registry.api import retraining
-
 urlpatterns: list = []
 
+# Monitoring: training baselines.
+from models_registry.api.monitoring import BaselineView  # noqa: E402
+
+urlpatterns += [
+    path(
+        "models/<slug:slug>/versions/<str:label>/baseline",
+        BaselineView.as_view(),
+        name="api-baseline",
+    ),
+]
+
 # --- Retraining ---
+from models_registry.api import retraining  # noqa: E402
+
 urlpatterns += [
     path(
         "models/<slug:slug>/versions",

@@ -161,7 +161,7 @@ def retraining_request_open_for_alert(*, alert) -> RetrainingRequest:
     """
     model = alert.model
     alert_ref = f"alert:{alert.pk}"
-    actor = Actor.system(f"alert rule {alert.rule}")
+    actor = Actor.system(f"alert rule {getattr(alert.rule, 'name', alert.rule)}")
     request, created = _open(
         model=model, reason=alert.summary or f"Alert {alert.pk}", actor=actor, alert_ref=alert_ref
     )

@@ -1,6 +1,6 @@
 """An alert rule marked for retraining opens a request; at most one is open per model.
 
-The monitoring issue's Alert model is built in parallel; until it is merged these tests use a
+The first test goes through the monitoring app's real ``alert_open``; the others use a
 stand-in carrying exactly the attributes the service reads (model, rule, pk, summary).
 """
 
@@ -100,3 +100,30 @@ def test_an_alert_opened_request_goes_all_the_way_to_promotion(
     )
     assert actors[0] == ("retraining.requested", "system: alert rule accuracy")
     assert ("retraining.approved", "alice (Alice Owner)") in actors
+
+
+def test_a_real_alert_rule_marked_for_retraining_opens_a_request(loan_model, tasks_inline):
+    from django.utils import timezone
+
+    from models_registry.models import Alert, AlertRule
+    from models_registry.monitoring.alerts import Measurement, alert_open
+
+    rule = AlertRule.objects.create(
+        model=loan_model,
+        name="Accuracy below 0.85",
+        metric="accuracy",
+        comparison="lt",
+        threshold=0.85,
+        opens_retraining=True,
+    )
+    with tasks_inline():
+        alert, opened = alert_open(
+            rule=rule, measurement=Measurement(0.79, 500, {}), now=timezone.now()
+        )
+    assert opened
+    request = RetrainingRequest.objects.get()
+    assert request.alert_ref == f"alert:{alert.pk}"
+    assert request.reason == Alert.objects.get().summary
+    assert request.labels_ready
+    event = AuditEvent.objects.get(action="retraining.requested")
+    assert event.actor_label == "system: alert rule Accuracy below 0.85"

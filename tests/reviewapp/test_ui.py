@@ -269,3 +269,15 @@ def test_routing_reasons_read_as_plain_words():
         "Breaks the input contract (2 problems)."
     )
     assert reason_text({"rule": "low_confidence", "confidence": None}).startswith("{")
+
+
+def test_owners_can_replay_from_the_admin(dead_delivery, owner):
+    owner.is_staff = True
+    owner.save()
+    response = client_for(owner).post(
+        "/admin/reviewapp/webhookdelivery/",
+        {"action": "replay", "_selected_action": [dead_delivery.pk]},
+    )
+    assert response.status_code == 302
+    dead_delivery.refresh_from_db()
+    assert dead_delivery.status == DeliveryStatus.PENDING

@@ -1,0 +1,533 @@
+"""Alert rules, and the alerts they open, escalate and resolve, all audited.
+
+A rule is evaluated after each snapshot run against the stored snapshots of its window (the
+volume rule against the prediction table itself, so a silent scoring service is noticed within
+minutes). One unresolved alert per rule is enforced by a partial unique index, so a rule that
+keeps firing opens one alert, not one per snapshot. Notifications are rows in
+``AlertNotification``, delivered by a django-q2 task with retries and backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.actors import Actor
+from audit.services import audit_event_record
+from models_registry.models import (
+    Alert,
+    AlertMetric,
+    AlertNotification,
+    AlertRule,
+    AlertStatus,
+    Comparison,
+    MLModel,
+    MonitoringSnapshot,
+    NotificationStatus,
+    SnapshotWindow,
+)
+from models_registry.monitoring import stats
+from reviewapp.models import Prediction
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = Actor.system("monitoring")
+MAX_DELIVERY_ATTEMPTS = 5
+DAY = 86400
+
+DEFAULT_RULES = (
+    {
+        "name": "Accuracy below 90% over 7 days",
+        "metric": AlertMetric.ACCURACY_OUTCOMES,
+        "comparison": Comparison.LT,
+        "threshold": 0.9,
+        "window_seconds": 7 * DAY,
+        "min_sample_size": 200,
+    },
+    {
+        "name": "More than 30% of features drifted",
+        "metric": AlertMetric.DRIFT_SHARE,
+        "comparison": Comparison.GT,
+        "threshold": 0.3,
+        "window_seconds": DAY,
+        "min_sample_size": 100,
+    },
+    {
+        "name": "Contract violations above 5%",
+        "metric": AlertMetric.CONTRACT_VIOLATION_RATE,
+        "comparison": Comparison.GT,
+        "threshold": 0.05,
+        "window_seconds": DAY,
+        "min_sample_size": 100,
+    },
+    {
+        "name": "Override rate above 20%",
+        "metric": AlertMetric.OVERRIDE_RATE,
+        "comparison": Comparison.GT,
+        "threshold": 0.2,
+        "window_seconds": 7 * DAY,
+        "min_sample_size": 50,
+    },
+    {
+        "name": "No predictions for 2 hours",
+        "metric": AlertMetric.PREDICTION_VOLUME,
+        "comparison": Comparison.LT,
+        "threshold": 1,
+        "window_seconds": 2 * 3600,
+        "min_sample_size": 0,
+    },
+)
+
+
+@transaction.atomic
+def alert_rules_ensure_defaults(*, model: MLModel, actor: Actor = SYSTEM) -> list[AlertRule]:
+    """Give a model the default rules once; safe to call on every save and every run.
+
+    Rules are never deleted (the owner disables them), so "has default rules" is a reliable
+    marker that this already happened, and an owner's edits are never overwritten.
+    """
+    # The model row lock serialises concurrent first calls (admin save vs. snapshot run).
+    MLModel.objects.select_for_update().filter(pk=model.pk).first()
+    if AlertRule.objects.filter(model=model, is_default=True).exists():
+        return []
+    AlertRule.objects.bulk_create(
+        [AlertRule(model=model, is_default=True, **spec) for spec in DEFAULT_RULES],
+        ignore_conflicts=True,  # an owner's own rule may already carry a default's name
+    )
+    created = list(AlertRule.objects.filter(model=model, is_default=True))
+    for rule in created:
+        audit_event_record(
+            action="alert_rule.created",
+            actor=actor,
+            object_type="models_registry.alertrule",
+            object_id=rule.pk,
+            model=model,
+            payload={"name": rule.name, "condition": rule.condition, "default": True},
+        )
+    return created
+
+
+# --- Evaluating a rule -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measurement:
+    value: float | None
+    sample_size: int
+    details: dict
+
+
+def _snapshots_in(rule: AlertRule, now: datetime):
+    since = now - timedelta(seconds=rule.window_seconds)
+    base = MonitoringSnapshot.objects.filter(
+        model=rule.model_id, window_start__gte=since, window_end__lte=now
+    )
+    hourly = base.filter(window=SnapshotWindow.HOURLY)
+    chosen = hourly if hourly.exists() else base.filter(window=SnapshotWindow.DAILY)
+    return list(
+        chosen.order_by("window_start").values(
+            "window_start", "metrics", "drift_share", "prediction_count", "window"
+        )
+    )
+
+
+def _sum(snapshots, *path) -> float:
+    total = 0
+    for snap in snapshots:
+        node = snap["metrics"]
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        total += node or 0
+    return total
+
+
+def measure(rule: AlertRule, now: datetime) -> Measurement:
+    """The rule's metric over its window, with the sample size it rests on."""
+    metric = rule.metric
+    since = now - timedelta(seconds=rule.window_seconds)
+    if metric == AlertMetric.PREDICTION_VOLUME:
+        predictions = Prediction.objects.filter(model=rule.model_id)
+        if not predictions.filter(received_at__lt=since).exists():
+            # A model that never had traffic is not "down"; it has not started.
+            return Measurement(None, 0, {"note": "no traffic before the window"})
+        count = predictions.filter(received_at__gte=since, received_at__lt=now).count()
+        return Measurement(float(count), count, {"since": since.isoformat()})
+    snapshots = _snapshots_in(rule, now)
+    window = {"snapshots": len(snapshots), "since": since.isoformat()}
+    if metric == AlertMetric.DRIFT_SHARE:
+        with_drift = [s for s in snapshots if s["drift_share"] is not None]
+        if not with_drift:
+            return Measurement(None, 0, window)
+        # Prefer the widest window's latest figure: drift tests need volume to mean anything.
+        daily = [s for s in with_drift if s["window"] == SnapshotWindow.DAILY]
+        latest = (daily or with_drift)[-1]
+        return Measurement(
+            latest["drift_share"],
+            latest["prediction_count"],
+            {**window, "window_start": latest["window_start"].isoformat()},
+        )
+    if metric in (AlertMetric.ACCURACY_OUTCOMES, AlertMetric.ACCURACY_DECISIONS):
+        source = "outcomes" if metric == AlertMetric.ACCURACY_OUTCOMES else "decisions"
+        parts = [
+            s["metrics"].get("accuracy", {}).get(source, {}).get("counts", {}) for s in snapshots
+        ]
+        parts = [p for p in parts if "correct" in p]
+        merged = stats.classification_merge(parts)
+        if not merged["n"]:
+            return Measurement(None, 0, window)
+        return Measurement(merged["correct"] / merged["n"], merged["n"], window)
+    if metric == AlertMetric.MAE_OUTCOMES:
+        parts = [
+            s["metrics"].get("accuracy", {}).get("outcomes", {}).get("counts", {})
+            for s in snapshots
+        ]
+        merged = stats.regression_merge([p for p in parts if "sum_abs_error" in p])
+        if not merged["n"]:
+            return Measurement(None, 0, window)
+        return Measurement(merged["sum_abs_error"] / merged["n"], merged["n"], window)
+    if metric == AlertMetric.CONTRACT_VIOLATION_RATE:
+        volume, violating = _sum(snapshots, "volume"), _sum(snapshots, "contract", "violating")
+        return Measurement(violating / volume if volume else None, int(volume), window)
+    if metric == AlertMetric.OVERRIDE_RATE:
+        human = _sum(snapshots, "decisions", "human")
+        disagreed = _sum(snapshots, "decisions", "disagreed")
+        return Measurement(disagreed / human if human else None, int(human), window)
+    if metric == AlertMetric.LOW_CONFIDENCE_SHARE:
+        volume = _sum(snapshots, "volume")
+        under = _sum(snapshots, "confidence", "under_threshold")
+        return Measurement(under / volume if volume else None, int(volume), window)
+    raise ValueError(f"unknown metric {metric}")
+
+
+def _summary(rule: AlertRule, m: Measurement) -> str:
+    window = timedelta(seconds=rule.window_seconds)
+    return (
+        f"{rule.get_metric_display()} was {m.value:.4g} over the last {window} "
+        f"(rule: {rule.get_comparison_display()} {rule.threshold:g}; "
+        f"based on {m.sample_size} observations)."
+    )
+
+
+def alerts_evaluate(*, model: MLModel, now: datetime | None = None) -> dict[str, int]:
+    """Evaluate every enabled rule of ``model``: open, refresh or resolve its alert."""
+    now = now or timezone.now()
+    counts = {"opened": 0, "resolved": 0, "still_open": 0}
+    for rule in model.alert_rules.filter(enabled=True).select_related("model"):
+        m = measure(rule, now)
+        if m.value is None or m.sample_size < rule.min_sample_size:
+            continue
+        if rule.breached_by(m.value):
+            _, opened = alert_open(rule=rule, measurement=m, now=now)
+            counts["opened" if opened else "still_open"] += 1
+        else:
+            counts["resolved"] += alerts_resolve_recovered(rule=rule, measurement=m, now=now)
+    return counts
+
+
+# --- Opening, acknowledging, resolving ---------------------------------------------------
+
+
+def _unresolved(rule: AlertRule):
+    return Alert.objects.filter(rule=rule).exclude(status=AlertStatus.RESOLVED)
+
+
+@transaction.atomic
+def alert_open(*, rule: AlertRule, measurement: Measurement, now: datetime) -> tuple[Alert, bool]:
+    """Open the rule's alert unless one is already unresolved (then refresh its last value)."""
+    existing = _unresolved(rule).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                alert = Alert.objects.create(
+                    model=rule.model,
+                    rule=rule,
+                    summary=_summary(rule, measurement),
+                    value=measurement.value,
+                    threshold=rule.threshold,
+                    sample_size=measurement.sample_size,
+                    details={"condition": rule.condition, **measurement.details},
+                    opened_at=now,
+                    last_value=measurement.value,
+                    last_evaluated_at=now,
+                )
+        except IntegrityError:
+            existing = _unresolved(rule).get()
+        else:
+            audit_event_record(
+                action="alert.opened",
+                actor=SYSTEM,
+                object_type="models_registry.alert",
+                object_id=alert.pk,
+                model=rule.model,
+                payload={
+                    "rule": rule.name,
+                    "condition": rule.condition,
+                    "value": measurement.value,
+                    "sample_size": measurement.sample_size,
+                    "summary": alert.summary,
+                },
+            )
+            _notify(alert, "opened", [rule.model.owner])
+            if rule.opens_retraining:
+                _open_retraining_request(alert)
+            return alert, True
+    Alert.objects.filter(pk=existing.pk).update(last_value=measurement.value, last_evaluated_at=now)
+    return existing, False
+
+
+def _open_retraining_request(alert: Alert):
+    """Hand a firing rule to the retraining workflow, when that app is installed.
+
+    Runs inside a savepoint: a failure there must not undo the alert, only be logged.
+    """
+    try:
+        from models_registry.retraining.services import retraining_request_open_for_alert
+    except ImportError:
+        logger.warning("alert %s asks for retraining, but retraining is not installed", alert.pk)
+        return None
+    try:
+        with transaction.atomic():
+            return retraining_request_open_for_alert(alert=alert)
+    except Exception:
+        logger.exception("could not open a retraining request for alert %s", alert.pk)
+        return None
+
+
+@transaction.atomic
+def alerts_resolve_recovered(*, rule: AlertRule, measurement: Measurement, now: datetime) -> int:
+    resolved = 0
+    for alert in _unresolved(rule).select_for_update():
+        alert.status = AlertStatus.RESOLVED
+        alert.resolved_at = now
+        alert.last_value = measurement.value
+        alert.last_evaluated_at = now
+        alert.resolution = (
+            f"Recovered: {rule.get_metric_display()} is {measurement.value:.4g} "
+            f"({measurement.sample_size} observations)."
+        )
+        alert.save()
+        audit_event_record(
+            action="alert.resolved",
+            actor=SYSTEM,
+            object_type="models_registry.alert",
+            object_id=alert.pk,
+            model=rule.model,
+            payload={"rule": rule.name, "value": measurement.value, "automatic": True},
+        )
+        _notify(alert, "resolved", [rule.model.owner])
+        resolved += 1
+    return resolved
+
+
+class AlertStateError(ValueError):
+    pass
+
+
+@transaction.atomic
+def alert_acknowledge(*, alert: Alert, user) -> Alert:
+    """The owner has seen it: it stops escalating. Acknowledging twice changes nothing."""
+    updated = Alert.objects.filter(pk=alert.pk, status=AlertStatus.OPEN).update(
+        status=AlertStatus.ACKNOWLEDGED, acknowledged_at=timezone.now(), acknowledged_by=user
+    )
+    alert.refresh_from_db()
+    if not updated:
+        if alert.status == AlertStatus.RESOLVED:
+            raise AlertStateError("This alert is already resolved.")
+        return alert
+    audit_event_record(
+        action="alert.acknowledged",
+        actor=Actor.user(user),
+        object_type="models_registry.alert",
+        object_id=alert.pk,
+        model=alert.model,
+        payload={"rule": alert.rule.name},
+    )
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, alert: Alert, user, note: str = "") -> Alert:
+    updated = (
+        Alert.objects.filter(pk=alert.pk)
+        .exclude(status=AlertStatus.RESOLVED)
+        .update(
+            status=AlertStatus.RESOLVED,
+            resolved_at=timezone.now(),
+            resolved_by=user,
+            resolution=note or "Resolved by a person.",
+        )
+    )
+    alert.refresh_from_db()
+    if not updated:
+        raise AlertStateError("This alert is already resolved.")
+    audit_event_record(
+        action="alert.resolved",
+        actor=Actor.user(user),
+        object_type="models_registry.alert",
+        object_id=alert.pk,
+        model=alert.model,
+        payload={"rule": alert.rule.name, "note": note, "automatic": False},
+    )
+    return alert
+
+
+def alerts_escalate(*, now: datetime | None = None) -> int:
+    """Send alerts nobody acknowledged within the model's escalation time to the backup owner."""
+    now = now or timezone.now()
+    escalated = 0
+    candidates = Alert.objects.filter(
+        status=AlertStatus.OPEN, escalated_at__isnull=True
+    ).select_related("model", "model__backup_owner", "rule")
+    for alert in candidates:
+        if alert.opened_at + timedelta(seconds=alert.model.alert_escalation_seconds) > now:
+            continue
+        with transaction.atomic():
+            won = Alert.objects.filter(
+                pk=alert.pk, status=AlertStatus.OPEN, escalated_at__isnull=True
+            ).update(escalated_at=now)
+            if not won:
+                continue
+            backup = alert.model.backup_owner
+            audit_event_record(
+                action="alert.escalated",
+                actor=SYSTEM,
+                object_type="models_registry.alert",
+                object_id=alert.pk,
+                model=alert.model,
+                payload={
+                    "rule": alert.rule.name,
+                    "to": backup.get_username() if backup else None,
+                    "after_seconds": alert.model.alert_escalation_seconds,
+                },
+            )
+            if backup is not None:
+                _notify(alert, "escalated", [backup])
+            escalated += 1
+    return escalated
+
+
+# --- Notifications -----------------------------------------------------------------------
+
+
+def _notify(alert: Alert, event: str, people) -> None:
+    now = timezone.now()
+    rows = [
+        AlertNotification(
+            alert=alert,
+            event=event,
+            channel="email",
+            recipient=person.email or f"user:{person.get_username()}",
+            next_attempt_at=now,
+        )
+        for person in people
+        if person is not None
+    ]
+    if alert.rule.webhook_url:
+        rows.append(
+            AlertNotification(
+                alert=alert,
+                event=event,
+                channel="webhook",
+                recipient=alert.rule.webhook_url,
+                next_attempt_at=now,
+            )
+        )
+    AlertNotification.objects.bulk_create(rows, ignore_conflicts=True)
+    transaction.on_commit(_enqueue_delivery)
+
+
+def _enqueue_delivery() -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task("models_registry.monitoring.tasks.deliver_alert_notifications")
+    except Exception:  # the broker being down must not fail the caller; the sweep retries
+        logger.exception("could not enqueue alert delivery; the minute sweep will send it")
+
+
+def _message(n: AlertNotification) -> tuple[str, str]:
+    alert = n.alert
+    base = getattr(settings, "SITE_URL", "").rstrip("/")
+    link = f"{base}/models/{alert.model.slug}/"
+    verb = {
+        "opened": "Alert",
+        "escalated": "Escalated alert (not acknowledged in time)",
+        "resolved": "Resolved",
+    }.get(n.event, n.event)
+    subject = f"[Countersign] {verb}: {alert.model.slug}: {alert.rule.name}"
+    body = (
+        f"{verb} on model {alert.model.name} ({alert.model.slug}).\n\n"
+        f"{alert.summary}\n\n"
+        f"Opened at {alert.opened_at:%Y-%m-%d %H:%M} UTC.\n"
+        + (f"Resolution: {alert.resolution}\n" if alert.resolution else "")
+        + f"\nDashboard: {link}\n"
+    )
+    return subject, body
+
+
+def _payload(n: AlertNotification) -> dict:
+    alert = n.alert
+    return {
+        "event": f"alert.{n.event}",
+        "alert_id": alert.pk,
+        "model": alert.model.slug,
+        "rule": alert.rule.name,
+        "metric": alert.rule.metric,
+        "condition": alert.rule.condition,
+        "value": alert.value,
+        "sample_size": alert.sample_size,
+        "summary": alert.summary,
+        "status": alert.status,
+        "opened_at": alert.opened_at.isoformat(),
+    }
+
+
+def _send(n: AlertNotification) -> None:
+    if n.channel == "email":
+        if "@" not in n.recipient:
+            raise ValueError(f"{n.recipient.removeprefix('user:')} has no e-mail address")
+        subject, body = _message(n)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [n.recipient])
+    else:
+        response = requests.post(n.recipient, json=_payload(n), timeout=10)
+        response.raise_for_status()
+
+
+def notifications_deliver(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Send due notifications, one row lock at a time (SKIP LOCKED: workers share the queue)."""
+    sent = 0
+    for _ in range(limit):
+        with transaction.atomic():
+            now_ = now or timezone.now()
+            n = (
+                AlertNotification.objects.select_for_update(skip_locked=True)
+                .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now_)
+                .select_related("alert", "alert__model", "alert__rule")
+                .order_by("next_attempt_at")
+                .first()
+            )
+            if n is None:
+                break
+            n.attempts += 1
+            try:
+                _send(n)
+            except Exception as error:
+                n.last_error = str(error)[:2000]
+                if n.attempts >= MAX_DELIVERY_ATTEMPTS:
+                    n.status = NotificationStatus.FAILED
+                    logger.error("gave up delivering %s: %s", n, error)
+                else:
+                    n.next_attempt_at = now_ + timedelta(seconds=60 * 2 ** (n.attempts - 1))
+            else:
+                n.status = NotificationStatus.SENT
+                n.sent_at = now_
+                sent += 1
+            n.save()
+    return sent
