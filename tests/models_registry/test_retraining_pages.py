@@ -174,3 +174,14 @@ def test_owners_edit_gates_in_the_admin_and_the_change_is_audited(client, owner,
     request = open_request(owner, loan_model)
     listing = client.get("/admin/models_registry/retrainingrequest/")
     assert f"/retraining/{request.pk}/" in listing.content.decode()
+
+
+def test_the_model_dashboard_carries_the_retraining_panel(client, owner, loan_model):
+    client.force_login(owner)
+    page = client.get("/models/loan-default/").content.decode()
+    assert 'id="retraining-panel"' in page
+    assert "Request retraining</button>" in page
+    response = client.post("/models/loan-default/retraining/", {"reason": "From the dashboard"})
+    assert response.status_code == 302
+    page = client.get("/models/loan-default/").content.decode()
+    assert f"/retraining/{RetrainingRequest.objects.get().pk}/" in page
