@@ -204,12 +204,11 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # (a worker killed mid-task); the timeout must stay below it.
 Q_CLUSTER["retry"] = env.int("Q_RETRY_SECONDS", default=Q_CLUSTER["retry"])
 Q_CLUSTER["timeout"] = env.int("Q_TIMEOUT_SECONDS", default=Q_CLUSTER["timeout"])
-# Where the training-label Parquet files are written, and the address the pipeline uses to
-# reach this instance (the labels_uri sent in the webhook is built from it).
+# Where the training-label Parquet files are written (labels_uri and email links are built
+# on SITE_URL, above).
 RETRAINING_LABELS_DIR = Path(
     env.str("RETRAINING_LABELS_DIR", default="") or BASE_DIR / "var" / "labels"
 )
-COUNTERSIGN_PUBLIC_URL = env.str("COUNTERSIGN_PUBLIC_URL", default="http://127.0.0.1:8000")
 RETRAINING_WEBHOOK_TIMEOUT_SECONDS = env.float("RETRAINING_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 RETRAINING_WEBHOOK_MAX_ATTEMPTS = env.int("RETRAINING_WEBHOOK_MAX_ATTEMPTS", default=6)
 RETRAINING_WEBHOOK_BACKOFF_SECONDS = env.int("RETRAINING_WEBHOOK_BACKOFF_SECONDS", default=30)

@@ -10,7 +10,7 @@ from models_registry.models import RetrainingRequest
 
 def labels_uri_for(request: RetrainingRequest) -> str:
     path = reverse("api-retraining-labels", kwargs={"pk": request.pk})
-    return settings.COUNTERSIGN_PUBLIC_URL.rstrip("/") + path
+    return settings.SITE_URL.rstrip("/") + path
 
 
 def retraining_request_representation(request: RetrainingRequest) -> dict:

@@ -712,7 +712,7 @@ def retraining_email_send(*, request: RetrainingRequest, event: str) -> int:
         "reason": request.reason,
         "rollback_reason": request.rollback_reason,
         "who": request.rolled_back_by.get_username() if request.rolled_back_by else "",
-        "url": settings.COUNTERSIGN_PUBLIC_URL.rstrip("/")
+        "url": settings.SITE_URL.rstrip("/")
         + reverse("retraining-request", kwargs={"pk": request.pk}),
     }
     already = AuditEvent.objects.filter(
