@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from audit.models import AuditCheckpoint, AuditEvent
+from audit.models import AuditCheckpoint, AuditEvent, Export
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -38,7 +38,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        if request.user.is_superuser:
+        from models_registry import access
+
+        if access.is_administrator(request.user) or access.is_compliance_officer(request.user):
             return queryset
         from models_registry.admin import owned_models_q
 
@@ -49,3 +51,32 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class AuditCheckpointAdmin(ReadOnlyAdmin):
     list_display = ["chain", "position", "head_seq", "head_hash", "sealed_count", "created_at"]
     list_filter = ["chain"]
+
+
+@admin.register(Export)
+class ExportAdmin(ReadOnlyAdmin):
+    """Exports are requested in the compliance UI, the API or the command line, never here."""
+
+    list_display = [
+        "id",
+        "kind",
+        "format",
+        "status",
+        "rows_done",
+        "requested_by_label",
+        "created_at",
+    ]
+    list_filter = ["kind", "format", "status"]
+
+    def get_queryset(self, request):
+        from models_registry import access
+
+        return access.exports_visible_to(request.user)
+
+    def has_module_permission(self, request):
+        from models_registry import access
+
+        return request.user.is_staff and access.is_compliance_officer(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)

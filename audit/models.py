@@ -7,6 +7,7 @@ sealer's one-time fill of the chain fields. See docs/audit.md.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -113,3 +114,104 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.chain} @ {self.position}"
+
+
+class ExportKind(models.TextChoices):
+    EVENTS = "events", "Audit events"
+    PREDICTIONS = "predictions", "Predictions, decisions and outcomes"
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV (gzip)"
+    JSONL = "jsonl", "JSON Lines (gzip)"
+    PARQUET = "parquet", "Parquet (zstd)"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Export(models.Model):
+    """One compliance export: what was asked, by whom, its progress, its file and manifest.
+
+    The row is the job's state (a django-q2 task claims it with a conditional UPDATE), and
+    the list of past exports in the compliance UI. The file and the signed manifest live in
+    EXPORT_DIR; ``manifest`` keeps a copy so the list survives a moved file.
+    """
+
+    kind = models.CharField(max_length=16, choices=ExportKind.choices)
+    format = models.CharField(max_length=16, choices=ExportFormat.choices)
+    model_slugs = models.JSONField(
+        default=list, blank=True, help_text="Slugs of the models exported; empty means all."
+    )
+    all_models = models.BooleanField(default=False)
+    since = models.DateTimeField(null=True, blank=True, help_text="Inclusive.")
+    until = models.DateTimeField(null=True, blank=True, help_text="Exclusive.")
+    raw_pii = models.BooleanField(default=False)
+    raw_pii_reason = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    rows_done = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(default=0)
+    file_name = models.CharField(max_length=300, blank=True)
+    directory = models.CharField(max_length=500, blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="exports",
+    )
+    requested_by_key = models.ForeignKey(
+        "models_registry.ServiceKey",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="exports",
+    )
+    requested_by_label = models.CharField(max_length=200)
+    schedule_period = models.CharField(
+        max_length=7,
+        blank=True,
+        help_text="YYYY-MM for a monthly scheduled export; makes the schedule idempotent.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("export_audit_trail", "Can export the audit trail and predictions"),
+            ("export_raw_pii", "Can export unmasked personal data, with a stated reason"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "format", "model_slugs", "schedule_period"],
+                condition=~Q(schedule_period=""),
+                name="one_scheduled_export_per_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export #{self.pk} {self.kind}/{self.format} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == ExportStatus.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, int(100 * self.rows_done / self.rows_total))
+
+    @property
+    def file_path(self):
+        from pathlib import Path
+
+        return Path(self.directory) / self.file_name if self.file_name else None

@@ -130,6 +130,7 @@ def audit_chains_seal(*, grace_seconds: float | None = None) -> list[SealResult]
     cutoff = timezone.now() - timedelta(seconds=grace)
     chains = (
         AuditEvent.objects.unsealed()
+        .order_by()
         .filter(occurred_at__lte=cutoff)
         .values_list("chain", flat=True)
         .distinct()

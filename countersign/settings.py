@@ -199,6 +199,21 @@ MONITORING_WINDOWS = env.list("MONITORING_WINDOWS", default=["hourly", "daily"])
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
+# Compliance exports (docs/exports.md): where files and manifests are written, and the key that
+# signs manifests. The default key is derived from SECRET_KEY; set EXPORT_SIGNING_KEY to a
+# separate secret to hand auditors without handing them SECRET_KEY.
+EXPORT_DIR = Path(env.str("EXPORT_DIR", default=str(BASE_DIR / "exports")))
+EXPORT_SCHEDULE_DIR = Path(env.str("EXPORT_SCHEDULE_DIR", default=str(EXPORT_DIR / "monthly")))
+EXPORT_SCHEDULE_FORMAT = env.str("EXPORT_SCHEDULE_FORMAT", default="parquet")
+EXPORT_SIGNING_KEY = env.str("EXPORT_SIGNING_KEY", default="")
+if not EXPORT_SIGNING_KEY:
+    import hashlib as _hashlib
+    import hmac as _hmac
+
+    EXPORT_SIGNING_KEY = _hmac.new(
+        SECRET_KEY.encode(), b"countersign export signing key", _hashlib.sha256
+    ).hexdigest()
+
 # --- Retraining (docs/retraining.md) ---
 # How long an unacknowledged django-q2 task waits before the ORM broker hands it out again
 # (a worker killed mid-task); the timeout must stay below it.

@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/v1/", include("reviewapp.api.urls")),
     path("api/v1/", include("models_registry.api.urls")),
     path("models/", include("models_registry.urls")),
+    path("api/v1/", include("audit.api.urls")),
+    path("compliance/", include("audit.urls")),
     path("", include("models_registry.metrics")),
     path("", include("models_registry.retraining.urls")),
 ]

@@ -12,6 +12,7 @@ from django.db.models import Q
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.actors import Actor
+from models_registry import access
 from models_registry.models import MLModel, ModelVersion, RoutingPolicy, ServiceKey
 from models_registry.services import (
     configuration_change_record,
@@ -55,25 +56,59 @@ class AuditedAdminMixin:
 
 
 class OwnerScopedAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+    """An owner sees and edits only what hangs off the models they own or back up;
+    administrators everything; compliance officers see everything and change nothing.
+
+    Object-level checks go through the same queryset, so a typed-in URL of someone else's
+    object is refused like a hidden one (docs/roles.md).
+    """
+
     owner_path = ""
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
+    def _everything_visible(self, request) -> bool:
+        user = request.user
+        return access.is_administrator(user) or access.is_compliance_officer(user)
+
+    def _owned(self, request, queryset):
+        if access.is_administrator(request.user):
             return queryset
         return queryset.filter(owned_models_q(request.user, self.owner_path)).distinct()
 
-    def has_module_permission(self, request):
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self._everything_visible(request):
+            return queryset
+        return self._owned(request, queryset)
+
+    def _is_staff(self, request) -> bool:
         return request.user.is_active and request.user.is_staff
 
+    def _may_change(self, request, obj) -> bool:
+        if not self._is_staff(request):
+            return False
+        if access.is_administrator(request.user):
+            return True
+        if obj is None:
+            return access.models_administered_by(request.user).exists() or request.user.has_perm(
+                "models_registry.add_mlmodel"
+            )
+        return self._owned(request, type(obj).objects.filter(pk=obj.pk)).exists()
+
+    def has_module_permission(self, request):
+        return self._is_staff(request)
+
     def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
+        if not self._is_staff(request):
+            return False
+        if obj is None or self._everything_visible(request):
+            return True
+        return self._owned(request, type(obj).objects.filter(pk=obj.pk)).exists()
 
     def has_change_permission(self, request, obj=None):
-        return self.has_module_permission(request)
+        return self._may_change(request, obj)
 
     def has_add_permission(self, request):
-        return self.has_module_permission(request)
+        return self._may_change(request, None)
 
     def has_delete_permission(self, request, obj=None):
         # Models, versions and keys are referenced by predictions and the audit trail:
@@ -82,10 +117,26 @@ class OwnerScopedAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
 
 
 class RoutingPolicyInline(admin.StackedInline):
+    """Follows its version's admin: editable by the version's owners, read-only otherwise."""
+
     model = RoutingPolicy
     can_delete = False
     extra = 1
     max_num = 1
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_change_permission(self, request, obj=None):
+        if not (request.user.is_active and request.user.is_staff):
+            return False
+        administered = access.models_administered_by(request.user)
+        if obj is None:
+            return administered.exists()
+        return administered.filter(pk=obj.model_id).exists()
+
+    def has_add_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
 
 
 @admin.register(MLModel)
@@ -121,8 +172,8 @@ class ModelVersionAdmin(OwnerScopedAdmin):
     owner_path = "model__"
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "model" and not request.user.is_superuser:
-            kwargs["queryset"] = MLModel.objects.filter(owned_models_q(request.user))
+        if db_field.name == "model" and not access.is_administrator(request.user):
+            kwargs["queryset"] = access.models_administered_by(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
@@ -142,6 +193,11 @@ class ServiceKeyAdmin(OwnerScopedAdmin):
     def has_add_permission(self, request):
         # The secret is shown once, on the command line: manage.py create_service_key.
         return False
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "ml_models" and not access.is_administrator(request.user):
+            kwargs["queryset"] = access.models_administered_by(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

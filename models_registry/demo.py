@@ -85,7 +85,7 @@ DEMO_MODELS = [
         output_spec=LOAN_OUTPUT,
         policy={
             "confidence_threshold": 0.7,
-            "value_threshold": Decimal("20000.00"),
+            "value_threshold": Decimal("25000.00"),
             "second_review_value_threshold": Decimal("50000.00"),
             "sample_rate": 0.03,
             "on_contract_violation": "review",
@@ -168,6 +168,12 @@ def demo_seed() -> list[str]:
             RoutingPolicy.objects.create(version=version, **spec.policy)
             version_activate(version=version, actor=actor, reason="demo seed")
             created.append(f"version {spec.slug}@v1")
+        if not version.baselines.exists():
+            from models_registry.monitoring.demo import demo_baseline_load
+
+            model.refresh_from_db()
+            demo_baseline_load(model)
+            created.append(f"baseline {spec.slug}@v1")
     if not ServiceKey.objects.filter(key_hash=keys.hash_secret(DEMO_SERVICE_KEY)).exists():
         service_key_create(
             name="demo scoring service",
@@ -178,3 +184,110 @@ def demo_seed() -> list[str]:
         )
         created.append("service key")
     return created
+
+
+def demo_history_ingest(*, hours: int = 24, per_hour: int = 30, seed: int = 11) -> int:
+    """A past day of traffic for both demo models, so the dashboards have a history.
+
+    Goes through the intake service (contract checks, routing, review items, audit) with
+    past receipt times. In the last six hours the loan applicants' incomes fall and their
+    credit scores drop, so the demo shows drift. Safe to run twice: a model that already has
+    history is skipped.
+    """
+    import random
+    from datetime import timedelta
+
+    from django.db.models import OuterRef, Subquery
+    from django.utils import timezone
+
+    from reviewapp.api.serializers import envelopes_or_errors
+    from reviewapp.demo_traffic import _claim, _loan
+    from reviewapp.models import Outcome, Prediction
+    from reviewapp.services.intake import predictions_ingest
+    from reviewapp.services.outcomes import OutcomeIn, outcomes_record
+
+    rng = random.Random(seed)
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    actor = Actor.system("demo history import")
+    stored = 0
+    for slug, make in (("loan-default", _loan), ("claim-fraud", _claim)):
+        model = MLModel.objects.get(slug=slug)
+        if Prediction.objects.filter(model=model, received_at__lt=now).exists():
+            continue
+        outcomes = []
+        for hour in range(hours, 0, -1):
+            rows = [make(rng, f"hist-{slug[:4]}-{hour:02d}-{i:03d}") for i in range(per_hour)]
+            if slug == "loan-default" and hour <= 6:
+                for row in rows:
+                    row["inputs"]["income"] = round(row["inputs"]["income"] * 0.55, 2)
+                    row["inputs"]["credit_score"] = max(300, row["inputs"]["credit_score"] - 90)
+            at = now - timedelta(hours=hour) + timedelta(minutes=rng.randint(1, 58))
+            results = predictions_ingest(
+                model=model, actor=actor, rows=envelopes_or_errors(rows), received_at=at
+            )
+            stored += sum(1 for r in results if r.prediction is not None)
+            for row in rows:
+                if rng.random() > 0.4:
+                    continue
+                if slug == "claim-fraud":
+                    actual = 1 if rng.random() < row["output"] else 0
+                else:
+                    wrong = rng.random() < (0.08 if hour > 6 else 0.3)
+                    flipped = "decline" if row["output"] == "approve" else "approve"
+                    actual = flipped if wrong else row["output"]
+                outcomes.append(OutcomeIn(row["external_id"], actual))
+        outcomes_record(model=model, actor=actor, outcomes=outcomes)
+        # Outcomes arrive as they are reported; the history's arrived half an hour after
+        # each prediction, so they count in its hour.
+        Outcome.objects.filter(prediction__model=model).update(
+            recorded_at=Subquery(
+                Prediction.objects.filter(pk=OuterRef("prediction_id")).values("received_at")[:1]
+            )
+            + timedelta(minutes=30)
+        )
+    return stored
+
+
+def demo_history_review(*, older_than_hours: int = 2, seed: int = 13) -> int:
+    """Have the demo reviewers work the past day's queue, through the real queue services.
+
+    Items that need one review and are older than ``older_than_hours`` are claimed and
+    decided by carol or dave: approved, or overridden where the reported outcome disagrees
+    with the model. What is left is the live queue. Safe to run twice.
+    """
+    import random
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reviewapp.models import ReviewItem
+    from reviewapp.services.decisions import review_action_record, reviews_required
+    from reviewapp.services.queue import review_item_open
+
+    rng = random.Random(seed)
+    reviewers = list(get_user_model().objects.filter(username__in=["carol", "dave"]))
+    cutoff = timezone.now() - timedelta(hours=older_than_hours)
+    decided = 0
+    items = (
+        ReviewItem.objects.open()
+        .filter(created_at__lt=cutoff, model__slug="loan-default")
+        .select_related("prediction", "prediction__version", "model")
+    )
+    for item in items:
+        if reviews_required(item) != 1:
+            continue
+        user = rng.choice(reviewers)
+        item = review_item_open(user=user, item=item)
+        outcome = getattr(item.prediction, "outcome", None)
+        if outcome is not None and outcome.actual != item.prediction.output:
+            review_action_record(
+                user=user,
+                item=item,
+                action="override",
+                output=outcome.actual,
+                comment="Income and credit history don't support the model's answer.",
+            )
+        else:
+            review_action_record(user=user, item=item, action="approve")
+        decided += 1
+    return decided

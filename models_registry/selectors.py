@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound, PermissionDenied
 
+from models_registry import access
 from models_registry.authentication import ServicePrincipal
-from models_registry.models import MLModel, ModelVersion, VersionStatus
+from models_registry.models import MLModel, ModelVersion, ServiceKeyScope, VersionStatus
 
 
 def models_visible_to(principal) -> QuerySet[MLModel]:
     """Models a service key is scoped to, or a person owns, backs up, reviews or approves
-    (all of them for superusers)."""
-    models = MLModel.objects.select_related("owner", "backup_owner")
-    if isinstance(principal, ServicePrincipal):
-        return models.filter(service_keys=principal.key)
-    if principal is None or not principal.is_authenticated:
-        return models.none()
-    if principal.is_superuser:
-        return models
-    return models.filter(
-        Q(owner=principal)
-        | Q(backup_owner=principal)
-        | Q(reviewers=principal)
-        | Q(approvers=principal)
-    ).distinct()
+    (all of them for superusers, administrators and compliance officers; see access.py)."""
+    return access.models_readable_by(principal)
 
 
 def model_for_request(principal, slug: str, *, scope: str | None = None) -> MLModel:
@@ -45,7 +34,14 @@ def model_for_request(principal, slug: str, *, scope: str | None = None) -> MLMo
     model = MLModel.objects.filter(slug=slug).select_related("owner", "backup_owner").first()
     if model is None:
         raise NotFound(f"No model with slug '{slug}'.")
-    if not models_visible_to(principal).filter(pk=model.pk).exists():
+    if scope == ServiceKeyScope.EXPORT:
+        allowed = access.exportable_models(principal).filter(pk=model.pk).exists()
+    elif scope in (ServiceKeyScope.INTAKE, ServiceKeyScope.PIPELINE):
+        # Acting on a model needs membership; a compliance officer only reads.
+        allowed = access.models_operated_by(principal).filter(pk=model.pk).exists()
+    else:
+        allowed = models_visible_to(principal).filter(pk=model.pk).exists()
+    if not allowed:
         raise PermissionDenied(f"You may not use model '{slug}'.")
     return model
 

@@ -19,19 +19,24 @@ class Request:
 
 
 def _loan(rng: random.Random, external_id: str) -> dict:
-    amount = round(rng.lognormvariate(9.3, 0.8), 2)
-    score = rng.randint(420, 840)
-    approve = score > 600 and amount < 40000
-    confidence = round(min(0.99, max(0.35, rng.gauss(0.86, 0.12))), 3)
+    """An application drawn like the demo's training baseline (monitoring/demo.py)."""
+    income = round(rng.lognormvariate(10.8, 0.5), 2)
+    amount = max(100.0, round(income * rng.uniform(0.1, 0.6), 2))
+    score = int(min(850, max(300, round(rng.gauss(680, 60)))))
+    approve = score + rng.gauss(0, 40) > 640
+    margin = abs(score - 640) / 120
+    confidence = round(min(0.99, max(0.35, 0.62 + margin * 0.5 + rng.gauss(0, 0.06))), 3)
     return {
         "external_id": external_id,
         "inputs": {
-            "applicant_age": rng.randint(19, 80),
-            "income": round(rng.lognormvariate(10.8, 0.5), 2),
+            "applicant_age": int(min(100, max(18, round(rng.gauss(42, 12))))),
+            "income": income,
             "loan_amount": amount,
-            "employment": rng.choice(["employed"] * 6 + ["self_employed", "unemployed", "retired"]),
+            "employment": rng.choices(
+                ["employed", "self_employed", "unemployed", "retired"], [62, 18, 8, 12]
+            )[0],
             "credit_score": score,
-            "email": f"applicant{rng.randint(1, 99999)}@mail.example",
+            "email": f"applicant{rng.randint(1, 99999)}@example.com",
         },
         "output": "approve" if approve else "decline",
         "confidence": confidence,
@@ -39,20 +44,32 @@ def _loan(rng: random.Random, external_id: str) -> dict:
     }
 
 
+def _poisson(rng: random.Random, mean: float) -> int:
+    count, threshold, product = 0, pow(2.718281828459045, -mean), rng.random()
+    while product > threshold:
+        count += 1
+        product *= rng.random()
+    return count
+
+
 def _claim(rng: random.Random, external_id: str) -> dict:
-    amount = round(rng.lognormvariate(8.2, 1.0), 2)
-    probability = round(min(0.99, max(0.01, rng.betavariate(1.2, 8))), 3)
+    """A claim drawn like the demo's training baseline (monitoring/demo.py)."""
+    prior = min(50, _poisson(rng, 0.8))
+    amount = round(rng.lognormvariate(7.5, 1.0), 2)
+    probability = round(1 / (1 + pow(2.718281828459045, -(-3 + 0.6 * prior + 0.0002 * amount))), 4)
     return {
         "external_id": external_id,
         "inputs": {
             "claim_amount": amount,
-            "policy_age_days": rng.randint(1, 4000),
-            "claim_type": rng.choice(["auto", "home", "health", "travel"]),
-            "prior_claims": rng.randint(0, 6),
+            "policy_age_days": rng.randint(0, 3649),
+            "claim_type": rng.choices(["auto", "home", "health", "travel"], [45, 25, 20, 10])[0],
+            "prior_claims": prior,
             "region": rng.choice(["north", "south", "east", "west"]),
         },
         "output": probability,
-        "confidence": round(max(0.3, 1 - 2 * abs(0.5 - probability) * 0.2 - rng.random() * 0.3), 3),
+        "confidence": round(
+            min(0.99, max(0.3, 0.55 + abs(probability - 0.5) * 0.8 + rng.gauss(0, 0.05))), 3
+        ),
         "value_amount": f"{amount:.2f}",
     }
 

@@ -298,15 +298,17 @@ def predictions_ingest(
     rows: list[Envelope | dict],
     raw_rows: list[Any] | None = None,
     key=None,
+    received_at: datetime | None = None,
 ) -> list[RowResult]:
     """Store a batch of predictions (a single request is a batch of one).
 
     ``rows`` holds an ``Envelope`` for each row whose envelope is valid and the field errors
     (a dict) for each that is not; ``raw_rows`` carries what was sent, for the refusal record.
     Returns one result per row, in order. Invalid rows are refused and audited; they never
-    stop the valid ones.
+    stop the valid ones. ``received_at`` is for importing history (the demo's past day);
+    the audit events still record when the import happened.
     """
-    now = timezone.now()
+    now = received_at or timezone.now()
     resolver = _VersionResolver(model)
     results: list[RowResult | None] = [None] * len(rows)
     refusals: list[EventSpec] = []

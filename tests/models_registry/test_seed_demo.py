@@ -16,7 +16,7 @@ def test_it_loads_two_owned_models_with_active_versions_and_a_key():
     loan = MLModel.objects.get(slug="loan-default")
     claims = MLModel.objects.get(slug="claim-fraud")
     assert loan.owner.username == "alice" and claims.owner.username == "bob"
-    assert loan.active_version.routing_policy.value_threshold == 20000
+    assert loan.active_version.routing_policy.value_threshold == 25000
     assert claims.active_version.output_spec["maximum"] == 1
     assert {u.username for u in loan.reviewers.all()} == {"carol", "dave"}
     assert ServiceKey.objects.count() == 1

@@ -13,7 +13,18 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import audit_chains_seal
-from models_registry.demo import DEMO_PASSWORD, DEMO_SERVICE_KEY, DEMO_USERS
+from models_registry.demo import (
+    DEMO_MODELS,
+    DEMO_PASSWORD,
+    DEMO_SERVICE_KEY,
+    DEMO_USERS,
+    demo_history_ingest,
+    demo_history_review,
+)
+from models_registry.models import MLModel
+from models_registry.monitoring.demo import demo_monitoring_backfill
+
+DEMO_SLUGS = [m.slug for m in DEMO_MODELS]
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -44,6 +55,15 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Loading the demo ...")
         call_command("seed_demo", stdout=self.stdout)
+        self.stdout.write("Importing a past day of traffic and measuring it ...")
+        stored = demo_history_ingest()
+        reviewed = demo_history_review()
+        totals = demo_monitoring_backfill(MLModel.objects.filter(slug__in=DEMO_SLUGS))
+        self.stdout.write(
+            f"  {stored} past predictions, {reviewed} reviewed by carol and dave, "
+            f"{totals['snapshots']} monitoring snapshots, "
+            f"{totals['alerts_opened']} alerts opened"
+        )
 
         children = [
             subprocess.Popen(
