@@ -1,52 +1,52 @@
 """The training-labels file: what people and the world said about production predictions.
 
-One row per production prediction of the model with a human decision or an outcome recorded
-since the active version went live, written as Parquet with pyarrow in batches so a large
-model's labels never sit in memory at once. The file is written under a temporary name and
-renamed, so a reader (or a retried task) never sees half a file.
-
-This is a small, self-contained writer; it should be folded into the compliance export code
-(audit exports) once both exist on main.
+One row per production prediction of the model with an outcome or a person's approval or
+override recorded since the active version went live. The rows are read in chunks and written
+by the compliance exports' streaming Parquet writer (``audit.exports.writers``: the same
+column types, zstd, one row group per chunk), so a large model's labels never sit in memory at
+once. The file is written under a temporary name and renamed, so a reader (or a retried task)
+never sees half a file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from django.conf import settings
 from django.db.models import Case, CharField, F, Q, TextField, Value, When
 from django.db.models.functions import Cast, Coalesce
 
+from audit.exports.columns import Column
+from audit.exports.writers import ParquetWriter, file_sha256
 from models_registry.models import MLModel
 
 BATCH_SIZE = 5000
 HUMAN_LABEL_ACTIONS = ("approve", "override")
 
-SCHEMA = pa.schema(
-    [
-        ("external_id", pa.string()),
-        ("version", pa.string()),
-        ("received_at", pa.timestamp("us", tz="UTC")),
-        ("inputs_json", pa.string()),
-        ("model_output_json", pa.string()),
-        ("confidence", pa.float64()),
-        ("label_json", pa.string()),
-        ("label_source", pa.string()),
-        ("decision_action", pa.string()),
-        ("decision_output_json", pa.string()),
-        ("decided_by", pa.string()),
-        ("decided_at", pa.timestamp("us", tz="UTC")),
-        ("outcome_json", pa.string()),
-        ("outcome_observed_at", pa.timestamp("us", tz="UTC")),
-    ]
+LABEL_COLUMNS: tuple[Column, ...] = (
+    Column("external_id", "string", False, "The prediction's external id."),
+    Column("version", "string", False, "The version that made the prediction."),
+    Column("received_at", "timestamp", False, "When the prediction arrived."),
+    Column("inputs_json", "json", False, "The inputs, as sent (JSON text)."),
+    Column("model_output_json", "json", True, "The model's output (JSON text)."),
+    Column("confidence", "float", False, "The model's confidence."),
+    Column("label_json", "json", True, "The label to train on (JSON text)."),
+    Column("label_source", "string", False, "outcome or decision."),
+    Column("decision_action", "string", True, "approve or override, if a person decided."),
+    Column("decision_output_json", "json", True, "The decision's final output (JSON text)."),
+    Column("decided_by", "string", True, "Who decided, comma-separated usernames."),
+    Column("decided_at", "timestamp", True, "When the decision was made."),
+    Column("outcome_json", "json", True, "The reported outcome (JSON text)."),
+    Column("outcome_observed_at", "timestamp", True, "When the outcome was observed."),
 )
+TIMESTAMPS = [i for i, c in enumerate(LABEL_COLUMNS) if c.type == "timestamp"]
+DECIDED_BY = [c.name for c in LABEL_COLUMNS].index("decided_by")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -112,33 +112,30 @@ def labels_path_for(model: MLModel, request_id: int) -> Path:
     return Path(settings.RETRAINING_LABELS_DIR) / model.slug / f"retraining-{request_id}.parquet"
 
 
-def _table(rows: list[tuple]) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in COLUMNS]
-    data = dict(zip(COLUMNS, (list(c) for c in columns), strict=True))
-    data["decided_by"] = [_decided_by(v) for v in data["decided_by"]]
-    return pa.table(data, schema=SCHEMA)
+def _arrow_row(row: tuple) -> list:
+    """A database row in the export writer's ``arrow`` rendering (times as epoch µs)."""
+    values = list(row)
+    for index in TIMESTAMPS:
+        if values[index] is not None:
+            values[index] = (values[index] - EPOCH) // MICROSECOND
+    values[DECIDED_BY] = _decided_by(values[DECIDED_BY])
+    return values
 
 
 def labels_write(*, model: MLModel, request_id: int, since: datetime | None) -> LabelsFile:
-    """Write the labels file for one request; writing it again gives the same file."""
+    """Write the labels file for one request; writing it again gives the same content."""
     path = labels_path_for(model, request_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    rows = 0
-    batch: list[tuple] = []
-    with pq.ParquetWriter(temporary, SCHEMA) as writer:
+    batch: list[list] = []
+    with ParquetWriter(temporary, LABEL_COLUMNS) as writer:
         for row in labelled_predictions(model, since).iterator(chunk_size=BATCH_SIZE):
-            batch.append(row)
+            batch.append(_arrow_row(row))
             if len(batch) >= BATCH_SIZE:
-                writer.write_table(_table(batch))
-                rows += len(batch)
+                writer.write(batch)
                 batch = []
-        if batch or rows == 0:
-            writer.write_table(_table(batch))
-            rows += len(batch)
-    digest = hashlib.sha256()
-    with open(temporary, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+        writer.write(batch)
+        rows = writer.rows_written
+    sha256 = file_sha256(temporary)
     os.replace(temporary, path)
-    return LabelsFile(path=path, rows=rows, sha256=digest.hexdigest())
+    return LabelsFile(path=path, rows=rows, sha256=sha256)

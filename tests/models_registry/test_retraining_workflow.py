@@ -84,6 +84,9 @@ def test_the_whole_path_from_the_button_to_promotion(
     labels = pipeline_client.get(f"/api/v1/retraining-requests/{request.pk}/labels")
     assert labels.status_code == 200
     table = pq.read_table(io.BytesIO(b"".join(labels.streaming_content)))
+    from models_registry.retraining.labels import COLUMNS, LABEL_COLUMNS
+
+    assert table.column_names == [c.name for c in LABEL_COLUMNS] == list(COLUMNS)
     rows = {r["external_id"]: r for r in table.to_pylist()}
     assert set(rows) == {"loan-0", "loan-1", "loan-2", "loan-3"}
     assert rows["loan-3"]["label_json"] == '"approve"'
@@ -92,6 +95,7 @@ def test_the_whole_path_from_the_button_to_promotion(
     assert rows["loan-1"]["label_source"] == "outcome"
     assert rows["loan-2"]["label_source"] == "decision"
     assert rows["loan-2"]["decided_by"] == "carol"
+    assert rows["loan-2"]["decided_at"] is not None and rows["loan-0"]["decided_at"] is None
 
     # The pipeline registers its candidate; validation runs and asks for sign-off.
     with tasks_inline():
