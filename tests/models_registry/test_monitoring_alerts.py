@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
@@ -161,6 +162,7 @@ def test_default_rules_are_created_once(loan_model):
 def test_a_model_created_in_the_admin_gets_the_default_rules(owner):
     owner.is_staff = True
     owner.save()
+    owner.groups.add(Group.objects.get(name="model owner"))  # may register new models
     client = Client()
     client.force_login(owner)
     response = client.post(
