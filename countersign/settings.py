@@ -213,3 +213,17 @@ if not EXPORT_SIGNING_KEY:
     EXPORT_SIGNING_KEY = _hmac.new(
         SECRET_KEY.encode(), b"countersign export signing key", _hashlib.sha256
     ).hexdigest()
+
+# --- Retraining (docs/retraining.md) ---
+# How long an unacknowledged django-q2 task waits before the ORM broker hands it out again
+# (a worker killed mid-task); the timeout must stay below it.
+Q_CLUSTER["retry"] = env.int("Q_RETRY_SECONDS", default=Q_CLUSTER["retry"])
+Q_CLUSTER["timeout"] = env.int("Q_TIMEOUT_SECONDS", default=Q_CLUSTER["timeout"])
+# Where the training-label Parquet files are written (labels_uri and email links are built
+# on SITE_URL, above).
+RETRAINING_LABELS_DIR = Path(
+    env.str("RETRAINING_LABELS_DIR", default="") or BASE_DIR / "var" / "labels"
+)
+RETRAINING_WEBHOOK_TIMEOUT_SECONDS = env.float("RETRAINING_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+RETRAINING_WEBHOOK_MAX_ATTEMPTS = env.int("RETRAINING_WEBHOOK_MAX_ATTEMPTS", default=6)
+RETRAINING_WEBHOOK_BACKOFF_SECONDS = env.int("RETRAINING_WEBHOOK_BACKOFF_SECONDS", default=30)

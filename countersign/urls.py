@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/v1/", include("audit.api.urls")),
     path("compliance/", include("audit.urls")),
     path("", include("models_registry.metrics")),
+    path("", include("models_registry.retraining.urls")),
 ]

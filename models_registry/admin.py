@@ -383,3 +383,81 @@ class BaselineAdmin(OwnerScopedAdmin):
                 + ". Those values were left out of the profile.",
                 messages.WARNING,
             )
+
+
+# --- Retraining ---
+
+from django.urls import reverse  # noqa: E402
+from django.utils.html import format_html  # noqa: E402
+
+from models_registry.models import (  # noqa: E402
+    RetrainingPolicy,
+    RetrainingRequest,
+    SignOff,
+)
+
+
+@admin.register(RetrainingPolicy)
+class RetrainingPolicyAdmin(OwnerScopedAdmin):
+    """The owner's validation gates and who may request retraining; audited like the rest."""
+
+    list_display = ["model", "min_metrics", "max_metric_drop", "min_shadow_accuracy"]
+    filter_horizontal = ["requesters"]
+    owner_path = "model__"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "model" and not request.user.is_superuser:
+            kwargs["queryset"] = MLModel.objects.filter(owned_models_q(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class SignOffInline(admin.TabularInline):
+    model = SignOff
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["user", "decision", "comment", "created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RetrainingRequest)
+class RetrainingRequestAdmin(admin.ModelAdmin):
+    """Read-only: transitions happen on the request's page and through the services, where
+    they are checked and audited."""
+
+    list_display = ["__str__", "status", "requested_by_label", "candidate", "created_at", "page"]
+    list_filter = ["status", "model"]
+    search_fields = ["model__slug", "reason"]
+    inlines = [SignOffInline]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("model", "candidate")
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(owned_models_q(request.user, "model__")).distinct()
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.concrete_fields]
+
+    @admin.display(description="Page")
+    def page(self, obj):
+        return format_html('<a href="{}">open</a>', reverse("retraining-request", args=[obj.pk]))
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -557,3 +557,240 @@ class AlertNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.recipient} ({self.event})"
+
+
+# --- Retraining ---
+
+
+class RetrainingStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    TRAINING = "training", "Training"
+    CANDIDATE_REGISTERED = "candidate_registered", "Candidate registered"
+    VALIDATING = "validating", "Validating"
+    AWAITING_SIGNOFF = "awaiting_signoff", "Awaiting sign-off"
+    APPROVED = "approved", "Approved"
+    PROMOTED = "promoted", "Promoted"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed validation"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+RETRAINING_CLOSED_STATUSES = (
+    RetrainingStatus.PROMOTED,
+    RetrainingStatus.REJECTED,
+    RetrainingStatus.FAILED,
+    RetrainingStatus.CANCELLED,
+)
+RETRAINING_OPEN_STATUSES = tuple(
+    s for s in RetrainingStatus.values if s not in RETRAINING_CLOSED_STATUSES
+)
+
+
+class RetrainingPolicy(models.Model):
+    """The owner's validation gates for a model's candidates, and who may ask for retraining.
+
+    Metric gates assume higher is better (accuracy, AUC, F1); report a loss as its negative.
+    """
+
+    model = models.OneToOneField(
+        MLModel, on_delete=models.CASCADE, related_name="retraining_policy"
+    )
+    min_metrics = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Minimum holdout value per metric, e.g. {"auc": 0.8}.',
+    )
+    max_metric_drop = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Largest allowed drop against the active version, e.g. {"auc": 0.01}.',
+    )
+    min_shadow_accuracy = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Minimum accuracy of the candidate's shadow predictions on labelled ids.",
+    )
+    max_shadow_accuracy_drop = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Largest allowed accuracy drop against production on the same ids.",
+    )
+    min_shadow_samples = models.PositiveIntegerField(
+        default=30, help_text="Labelled shadow predictions needed before the shadow gates pass."
+    )
+    requesters = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="retraining_requestable_models",
+        blank=True,
+        help_text="People, besides the owners, who may press 'Request retraining'.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(get_user=history_user)
+
+    class Meta:
+        verbose_name_plural = "retraining policies"
+
+    def __str__(self) -> str:
+        return f"retraining gates of {self.model}"
+
+    def clean(self) -> None:
+        errors = {}
+        for field in ("min_metrics", "max_metric_drop"):
+            value = getattr(self, field)
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+                for k, v in value.items()
+            ):
+                errors[field] = "Give an object of metric name → number."
+        if errors:
+            raise ValidationError(errors)
+
+
+class RetrainingRequestQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=RETRAINING_OPEN_STATUSES)
+
+
+class RetrainingRequest(models.Model):
+    """One retraining, from the button (or an alert) to promotion; a state machine whose
+    transitions live in ``models_registry.retraining.services``."""
+
+    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="retraining_requests")
+    status = models.CharField(
+        max_length=24, choices=RetrainingStatus.choices, default=RetrainingStatus.REQUESTED
+    )
+    reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="retraining_requests",
+        help_text="Empty when the system opened it (an alert).",
+    )
+    requested_by_label = models.CharField(max_length=200)
+    alert_ref = models.CharField(
+        max_length=100, blank=True, help_text="The alert that opened this request, if any."
+    )
+    base_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The active version when the request was made.",
+    )
+    candidate = models.OneToOneField(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="retraining_request",
+    )
+    previous_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The version the promotion retired; rollback returns to it.",
+    )
+    labels_path = models.CharField(max_length=500, blank=True)
+    labels_rows = models.PositiveIntegerField(null=True, blank=True)
+    labels_sha256 = models.CharField(max_length=64, blank=True)
+    labels_since = models.DateTimeField(null=True, blank=True)
+    pipeline_notified_at = models.DateTimeField(null=True, blank=True)
+    pipeline_attempts = models.PositiveSmallIntegerField(default=0)
+    pipeline_last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    rollback_reason = models.TextField(blank=True)
+
+    objects = RetrainingRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model"],
+                condition=Q(status__in=RETRAINING_OPEN_STATUSES),
+                name="one_open_retraining_per_model",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="retraining_status_time")]
+
+    def __str__(self) -> str:
+        return f"retraining #{self.pk} of {self.model}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in RETRAINING_OPEN_STATUSES
+
+    @property
+    def labels_ready(self) -> bool:
+        return bool(self.labels_path)
+
+
+class ValidationReport(models.Model):
+    """The gates a candidate was checked on, with the numbers; one per request."""
+
+    request = models.OneToOneField(
+        RetrainingRequest, on_delete=models.PROTECT, related_name="validation_report"
+    )
+    candidate = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    baseline = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    passed = models.BooleanField()
+    gates = models.JSONField(
+        default=list,
+        help_text="[{gate, metric, threshold, candidate, active, passed, detail}]",
+    )
+    metrics = models.JSONField(
+        default=dict, help_text="{metric: {candidate, active}} for the comparison chart."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"validation of {self.candidate}: {'passed' if self.passed else 'failed'}"
+
+
+class SignOffDecision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
+class SignOff(models.Model):
+    """One person's approval or rejection of a candidate; once per person per request."""
+
+    request = models.ForeignKey(
+        RetrainingRequest, on_delete=models.PROTECT, related_name="signoffs"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="retraining_signoffs"
+    )
+    decision = models.CharField(max_length=16, choices=SignOffDecision.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "user"], name="one_signoff_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} by {self.user} on {self.request}"

@@ -1,0 +1,115 @@
+"""Reads of retraining requests, and who may do what with them (one place for UI and API)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from audit.models import AuditEvent
+from models_registry.authentication import ServicePrincipal
+from models_registry.models import (
+    MLModel,
+    RetrainingRequest,
+    RetrainingStatus,
+    ServiceKeyScope,
+)
+from models_registry.selectors import models_visible_to
+
+User = get_user_model()
+REQUEST_OBJECT_TYPE = "models_registry.retrainingrequest"
+
+
+def approvers_of(model: MLModel) -> QuerySet:
+    """The people who may sign off a candidate: owner, backup owner and named approvers."""
+    ids = {model.owner_id, model.backup_owner_id} - {None}
+    return User.objects.filter(
+        Q(pk__in=ids) | Q(approvable_models=model), is_active=True
+    ).distinct()
+
+
+def user_may_approve(user, model: MLModel) -> bool:
+    if not getattr(user, "is_authenticated", False) or isinstance(user, ServicePrincipal):
+        return False
+    return approvers_of(model).filter(pk=user.pk).exists()
+
+
+def user_is_owner(user, model: MLModel) -> bool:
+    return getattr(user, "pk", None) in {model.owner_id, model.backup_owner_id} - {None}
+
+
+def user_may_request(user, model: MLModel) -> bool:
+    """Owners, and the people the owner listed in the model's retraining policy."""
+    if not getattr(user, "is_authenticated", False) or isinstance(user, ServicePrincipal):
+        return False
+    if user_is_owner(user, model):
+        return True
+    policy = getattr(model, "retraining_policy", None)
+    return policy is not None and policy.requesters.filter(pk=user.pk).exists()
+
+
+def retraining_requests_visible_to(principal) -> QuerySet[RetrainingRequest]:
+    """Requests of the models a person may see, or a pipeline key is scoped to."""
+    requests = RetrainingRequest.objects.select_related(
+        "model", "candidate", "requested_by", "base_version"
+    )
+    if isinstance(principal, ServicePrincipal) and not principal.key.has_scope(
+        ServiceKeyScope.PIPELINE
+    ):
+        return requests.none()
+    return requests.filter(model__in=models_visible_to(principal))
+
+
+def retraining_request_for(principal, pk) -> RetrainingRequest:
+    """One request, or 404 for an unknown one and for one of a model the caller can't see
+    (an outsider learns nothing about other owners' models)."""
+    request = retraining_requests_visible_to(principal).filter(pk=pk).first()
+    if request is None:
+        if isinstance(principal, ServicePrincipal) and not principal.key.has_scope(
+            ServiceKeyScope.PIPELINE
+        ):
+            raise PermissionDenied("This service key lacks the 'pipeline' scope.")
+        raise NotFound(f"No retraining request {pk}.")
+    return request
+
+
+def retraining_timeline(request: RetrainingRequest) -> QuerySet[AuditEvent]:
+    """The request's transitions as recorded in the audit trail, oldest first."""
+    return AuditEvent.objects.filter(
+        object_type=REQUEST_OBJECT_TYPE, object_id=str(request.pk)
+    ).order_by("id")
+
+
+def retraining_inbox_for(user) -> QuerySet[RetrainingRequest]:
+    """Requests waiting for this person's sign-off (and not yet signed by them)."""
+    if not getattr(user, "is_authenticated", False):
+        return RetrainingRequest.objects.none()
+    return (
+        RetrainingRequest.objects.filter(status=RetrainingStatus.AWAITING_SIGNOFF)
+        .filter(Q(model__owner=user) | Q(model__backup_owner=user) | Q(model__approvers=user))
+        .exclude(signoffs__user=user)
+        .select_related("model", "candidate", "requested_by")
+        .distinct()
+        .order_by("created_at")
+    )
+
+
+def open_request_for_model(model: MLModel) -> RetrainingRequest | None:
+    return RetrainingRequest.objects.open().filter(model=model).first()
+
+
+def rollback_target_for(model: MLModel) -> RetrainingRequest | None:
+    """The latest promotion that can still be undone: its candidate is the active version
+    and the version it retired is known."""
+    return (
+        RetrainingRequest.objects.filter(
+            model=model,
+            status=RetrainingStatus.PROMOTED,
+            rolled_back_at__isnull=True,
+            previous_version__isnull=False,
+            candidate__status="active",
+        )
+        .select_related("candidate", "previous_version")
+        .order_by("-promoted_at")
+        .first()
+    )

@@ -1,0 +1,97 @@
+"""Builders for the retraining tests; the fixtures are in retraining_fixtures.py."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+VERSIONS_URL = "/api/v1/models/loan-default/versions"
+
+
+def candidate_body(label="v2", request_id=None, **overrides) -> dict:
+    body = {
+        "label": label,
+        "artifact_uri": f"s3://models/loan-default/{label}.pkl",
+        "training_data_ref": "labels.parquet",
+        "code_version": "git:abc123",
+        "metrics": {"accuracy": 0.93},
+    }
+    if request_id is not None:
+        body["retraining_request"] = request_id
+    body.update(overrides)
+    return body
+
+
+class Receiver:
+    """A real HTTP endpoint on loopback that records what the pipeline webhook receives."""
+
+    def __init__(self, answers=(200,)):
+        self.calls: list[dict] = []
+        self.answers = list(answers)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.calls.append({"headers": dict(self.headers), "body": body})
+                code = receiver.answers.pop(0) if len(receiver.answers) > 1 else receiver.answers[0]
+                self.send_response(code)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/retraining"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def json(self, index=-1) -> dict:
+        return json.loads(self.calls[index]["body"])
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+PREDICTIONS_URL = "/api/v1/models/loan-default/predictions"
+OUTCOMES_URL = "/api/v1/models/loan-default/outcomes"
+
+
+def send_prediction(client, external_id, output="approve", version=None, confidence=0.93):
+    body = {
+        "external_id": external_id,
+        "inputs": {"applicant_age": 40, "income": 52000, "employment": "employed"},
+        "output": output,
+        "confidence": confidence,
+        "value_amount": "2500.00",
+    }
+    if version:
+        body["version"] = version
+    response = client.post(PREDICTIONS_URL, body, format="json")
+    assert response.status_code in (200, 201), response.content
+    return response.json()
+
+
+def send_outcome(client, external_id, actual):
+    response = client.post(
+        OUTCOMES_URL, {"external_id": external_id, "actual": actual}, format="json"
+    )
+    assert response.json()["stored"] == 1, response.content
+
+
+def decide(external_id, final_output, by="carol", action="override"):
+    """A human decision as the review queue would store it (the queue is another issue)."""
+    from reviewapp.models import Decision, Prediction
+
+    prediction = Prediction.objects.get(external_id=external_id, is_shadow=False)
+    return Decision.objects.create(
+        prediction=prediction, action=action, final_output=final_output, decided_by=[by]
+    )
+
+
+def open_request(owner, model, reason="Accuracy is sliding"):
+    from models_registry.retraining.services import retraining_request_open
+
+    return retraining_request_open(model=model, user=owner, reason=reason)
