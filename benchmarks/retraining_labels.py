@@ -14,11 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# benchmarks/queue.py would shadow the standard library's queue module: drop this folder
-# from the import path before anything imports it.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-ROOT = HERE.parent
+ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402

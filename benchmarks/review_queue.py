@@ -1,7 +1,7 @@
 """Benchmark: the review queue under eight concurrent reviewers, on PostgreSQL.
 
-    .venv/bin/python benchmarks/queue.py                 # 1,000,000 waiting items, 20 s a phase
-    .venv/bin/python benchmarks/queue.py --items 200000 --seconds 10 --workers 8
+    .venv/bin/python benchmarks/review_queue.py          # 1,000,000 waiting items, 20 s a phase
+    .venv/bin/python benchmarks/review_queue.py --items 200000 --seconds 10 --workers 8
 
 It (re)creates its own database (``cs_bench_queue`` by default; never the one in DATABASE_URL),
 migrates it, fills it with waiting review items using ``INSERT ... SELECT generate_series``,
@@ -20,17 +20,12 @@ docs/performance.md under "Review queue".
 
 from __future__ import annotations
 
-import sys
-
-# Run as a script, this file's folder comes first on sys.path, and this file's name would
-# shadow the standard library's ``queue`` (which psycopg and django-q2 import).
-sys.path[:] = [p for p in sys.path if p not in ("", __file__.rsplit("/", 1)[0])]
-
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import sys
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
