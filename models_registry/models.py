@@ -190,6 +190,9 @@ class ModelVersion(models.Model):
         return contracts.compiled(self.pk, self.updated_at, self.input_contract, self.output_spec)
 
 
+ROUTING_RULES = ("contract_violation", "high_value", "low_confidence", "random_sample")
+
+
 class OnContractViolation(models.TextChoices):
     REVIEW = "review", "Store and send to review"
     REJECT = "reject", "Store as rejected and answer 422"
@@ -236,6 +239,12 @@ class RoutingPolicy(models.Model):
         blank=True,
         help_text="A value_amount at or above this needs two decisions from two people.",
     )
+    two_person_review_rules = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Routing rules whose items need two decisions from two people whatever "
+        'their value, e.g. ["contract_violation"]. Allowed: ' + ", ".join(ROUTING_RULES) + ".",
+    )
     on_sla_breach = models.CharField(
         max_length=32,
         choices=[
@@ -256,6 +265,17 @@ class RoutingPolicy(models.Model):
     def __str__(self) -> str:
         return f"routing policy of {self.version}"
 
+    def clean(self) -> None:
+        rules = self.two_person_review_rules
+        if not isinstance(rules, list) or not set(rules) <= set(ROUTING_RULES):
+            raise ValidationError(
+                {
+                    "two_person_review_rules": "A list of rule names from: "
+                    + ", ".join(ROUTING_RULES)
+                    + "."
+                }
+            )
+
     def as_api_dict(self) -> dict:
         return {
             "confidence_threshold": self.confidence_threshold,
@@ -272,6 +292,7 @@ class RoutingPolicy(models.Model):
             "second_review_value_threshold": None
             if self.second_review_value_threshold is None
             else str(self.second_review_value_threshold),
+            "two_person_review_rules": self.two_person_review_rules,
             "on_sla_breach": self.on_sla_breach,
         }
 
@@ -481,9 +502,7 @@ class Alert(models.Model):
 
     model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="alerts")
     rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts")
-    status = models.CharField(
-        max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN
-    )
+    status = models.CharField(max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     summary = models.TextField(help_text="What triggered the alert, with the numbers.")
     value = models.FloatField()
     threshold = models.FloatField()

@@ -73,10 +73,15 @@ def policy_of(item: ReviewItem) -> RoutingPolicy:
 
 
 def reviews_required(item: ReviewItem) -> int:
-    """2 when the prediction's value is at or above the policy's second-review threshold, or
-    the scoring service flagged it (``context.two_person_review``); else 1."""
+    """2 when the prediction's value is at or above the policy's second-review threshold, the
+    policy flags one of its routing rules for two people, or the scoring service flagged it
+    (``context.two_person_review``); else 1."""
     prediction = item.prediction
-    threshold = policy_of(item).second_review_value_threshold
+    policy = policy_of(item)
+    flagged = set(policy.two_person_review_rules or ())
+    if flagged & {reason.get("rule") for reason in prediction.routing_reasons or ()}:
+        return 2
+    threshold = policy.second_review_value_threshold
     if (
         threshold is not None
         and prediction.value_amount is not None

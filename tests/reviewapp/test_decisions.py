@@ -304,3 +304,22 @@ def test_the_owner_cannot_escalate_to_themselves(staffed_model, owner):
     with pytest.raises(ReviewError) as refused:
         review_action_record(user=owner, item=item, action="escalate", comment="hmm")
     assert refused.value.field == "action"
+
+
+def test_a_policy_can_send_a_routing_rule_to_two_people(staffed_model, policy, reviewer):
+    policy.two_person_review_rules = ["contract_violation"]
+    policy.save()
+    low_confidence = claimed(staffed_model, reviewer)
+    assert review_action_record(user=reviewer, item=low_confidence, action="approve").decision
+
+    broken = claimed(staffed_model, reviewer, inputs={"applicant_age": 5})
+    result = review_action_record(user=reviewer, item=broken, action="approve")
+    assert result.decision is None and result.next_stage == ReviewStage.SECOND_REVIEW
+
+
+def test_a_policy_names_only_known_rules(policy):
+    from django.core.exceptions import ValidationError
+
+    policy.two_person_review_rules = ["gut_feeling"]
+    with pytest.raises(ValidationError, match="contract_violation"):
+        policy.full_clean()
