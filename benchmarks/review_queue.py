@@ -152,12 +152,14 @@ def fill(database: str, items: int, workers: int) -> None:
         cursor.execute(
             """
             INSERT INTO reviewapp_prediction (model_id, version_id, external_id, inputs, output,
-                confidence, value_amount, occurred_at, received_at, context, status, needs_review,
-                routing_reasons, contract_violations, content_hash, submitted_by_key_id)
+                confidence, value_amount, occurred_at, received_at, context, status, is_shadow,
+                needs_review, routing_reasons, contract_violations, content_hash,
+                submitted_by_key_id)
             SELECT %(model)s, %(version)s, 'bench-' || g,
                    jsonb_build_object('applicant_age', 20 + g %% 60, 'income', 1000 * (g %% 90),
                        'employment', (ARRAY['employed','self_employed','unemployed'])[1 + g %% 3]),
-                   '"approve"'::jsonb, 0.3, NULL, NULL, now(), '{}'::jsonb, 'in_review', true,
+                   '"approve"'::jsonb, 0.3, NULL, NULL, now(), '{}'::jsonb, 'in_review',
+                   false, true,
                    '[{"rule": "low_confidence", "confidence": 0.3, "threshold": 0.6}]'::jsonb,
                    '[]'::jsonb, md5(g::text) || md5(g::text), NULL
               FROM generate_series(1, %(items)s) AS g

@@ -44,7 +44,7 @@ class Prediction(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=PredictionStatus.choices)
-    is_shadow = models.BooleanField(default=False)
+    is_shadow = models.BooleanField(default=False, db_default=False)
     needs_review = models.BooleanField(default=False)
     routing_reasons = models.JSONField(default=list)
     contract_violations = models.JSONField(default=list)
