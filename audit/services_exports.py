@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 RUN_FUNC = "audit.tasks.run_export"
 
 
+def exports_supported() -> bool:
+    """Exports let PostgreSQL format and stream the rows (audit/exports/sources.py)."""
+    return connection.vendor == "postgresql"
+
+
 def _actor_of(principal) -> Actor:
     if isinstance(principal, ServicePrincipal):
         return Actor.service(principal.key)
@@ -78,6 +83,12 @@ def export_request(
     if principal is not None and not access.can_export(principal):
         raise PermissionDenied("Exports need the compliance officer role or the 'export' scope.")
     errors = {}
+    if not exports_supported():
+        errors["database"] = (
+            f"Exports are streamed from PostgreSQL; this Countersign runs on "
+            f"{connection.vendor}. Point DATABASE_URL at PostgreSQL to export (the SQLite "
+            "demo database can't)."
+        )
     if kind not in ExportKind.values:
         errors["kind"] = f"Choose one of: {', '.join(ExportKind.values)}."
     if format not in ExportFormat.values:
@@ -287,6 +298,11 @@ def exports_monthly_run(*, today=None) -> list[Export]:
     Idempotent: one export per kind, format, model and month (a unique constraint); a finished
     one is skipped, a failed or abandoned one is run again.
     """
+    if not exports_supported():
+        logger.warning(
+            "Monthly exports skipped: exports need PostgreSQL, not %s.", connection.vendor
+        )
+        return []
     since, until, period = _previous_month(today or timezone.now().date())
     fmt = settings.EXPORT_SCHEDULE_FORMAT
     done = []

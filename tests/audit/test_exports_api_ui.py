@@ -179,3 +179,16 @@ def test_the_compliance_page_runs_an_export_on_a_real_worker(
     assert export.file_path.parent == export_dir
     home = client.get("/compliance/")
     assert export.file_name.encode() in home.content or b"manifest" in home.content
+
+
+def test_an_export_on_a_database_other_than_postgresql_is_refused_clearly(
+    compliance_officer, monkeypatch
+):
+    from django.db import connection
+
+    client = APIClient()
+    client.force_login(compliance_officer)
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    response = client.post("/api/v1/exports", {"kind": "events", "format": "csv"}, format="json")
+    assert response.status_code == 400
+    assert "PostgreSQL" in response.json()["database"][0]
