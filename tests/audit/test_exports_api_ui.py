@@ -1,6 +1,5 @@
 """The exports API and the compliance UI, including one run through a real django-q2 worker."""
 
-import os
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from audit.models import AuditEvent, Export, ExportStatus
 from audit.services_exports import export_run
 from models_registry.models import ServiceKeyScope
 from tests.audit.conftest import grant_role, record_events
+from tests.real_parts import qcluster_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,21 +106,6 @@ def test_the_compliance_form_shows_what_is_wrong(client, compliance_officer, loa
     assert Export.objects.count() == 0
 
 
-def _worker_env() -> dict:
-    settings_db = connection.settings_dict
-    return {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{settings_db['USER']}@{settings_db['HOST']}:{settings_db['PORT']}/"
-            f"{settings_db['NAME']}"
-        ),
-        "DEBUG": "false",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "test-only-secret-key"),
-        "Q_WORKERS": "1",
-        "REDIS_URL": "",
-    }
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_compliance_page_runs_an_export_on_a_real_worker(
     client, owner, compliance, loan_model, settings, tmp_path
@@ -140,11 +125,7 @@ def test_the_compliance_page_runs_an_export_on_a_real_worker(
     assert answer.status_code == 302 and answer["Location"] == f"/compliance/exports/{export.pk}/"
     assert b"<progress" in client.get(answer["Location"]).content
 
-    env = {
-        **_worker_env(),
-        "EXPORT_DIR": str(export_dir),
-        "EXPORT_SIGNING_KEY": settings.EXPORT_SIGNING_KEY,
-    }
+    env = qcluster_env(EXPORT_DIR=str(export_dir), EXPORT_SIGNING_KEY=settings.EXPORT_SIGNING_KEY)
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
@@ -184,7 +165,6 @@ def test_the_compliance_page_runs_an_export_on_a_real_worker(
 def test_an_export_on_a_database_other_than_postgresql_is_refused_clearly(
     compliance_officer, monkeypatch
 ):
-    from django.db import connection
 
     client = APIClient()
     client.force_login(compliance_officer)

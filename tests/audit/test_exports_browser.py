@@ -7,15 +7,7 @@ from audit.exports.verify import export_verify
 from audit.models import Export
 from audit.services_exports import export_run
 from tests.audit.conftest import grant_role, record_events
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.real_parts import launch_chromium
 
 
 @pytest.mark.browser
@@ -31,9 +23,7 @@ def test_a_compliance_officer_exports_and_downloads_from_the_browser(
     record_events(loan_model, owner)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(accept_downloads=True)
             page.goto(f"{live_server.url}/compliance/")

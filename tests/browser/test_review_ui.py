@@ -13,18 +13,11 @@ from audit.models import AuditEvent
 from models_registry.models import RoutingPolicy
 from reviewapp.models import Decision, ReviewItem
 from reviewapp.services.queue import review_item_claim_next
+from tests.real_parts import launch_chromium
 from tests.reviewapp.review_items import make_items
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LAPTOP = {"width": 1366, "height": 768}
 TABLET = {"width": 820, "height": 1180}
 
@@ -38,9 +31,7 @@ def browser(settings):
     # between browser steps are ordinary synchronous ones.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
         # The ORM calls made while Playwright's loop ran may have opened their own

@@ -10,15 +10,7 @@ from tests.models_registry.monitoring_data import (
     store_predictions,
     upload_baseline,
 )
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.real_parts import launch_chromium
 
 
 @pytest.mark.browser
@@ -35,7 +27,7 @@ def test_a_model_page_with_data_renders_its_charts(live_server, loan_model, owne
     snapshots_run(windows=["hourly"], backfill=3)
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             page.goto(f"{live_server.url}/accounts/login/?next=/models/loan-default/")

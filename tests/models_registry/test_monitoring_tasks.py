@@ -11,7 +11,6 @@ import time
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
-from django.db import connection
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
@@ -22,12 +21,7 @@ from tests.models_registry.monitoring_data import (
     store_predictions,
     upload_baseline,
 )
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db["USER"] or "postgres"
-    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+from tests.real_parts import qcluster_env
 
 
 @pytest.mark.django_db(transaction=True)
@@ -49,14 +43,7 @@ def test_the_worker_takes_snapshots_and_delivers_alerts(loan_model):
         "models_registry.monitoring.tasks.sweep_alerts"
     )
     async_task("models_registry.monitoring.tasks.take_monitoring_snapshots")
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "DEBUG": "false",
-        "REDIS_URL": "",
-        "Q_WORKERS": "1",
-    }
+    env = qcluster_env(SECRET_KEY=settings.SECRET_KEY)
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=settings.BASE_DIR,

@@ -10,17 +10,9 @@ from rest_framework.test import APIClient
 
 from models_registry.models import ModelVersion, RetrainingRequest, RetrainingStatus
 from tests.models_registry.retraining_support import VERSIONS_URL, candidate_body
+from tests.real_parts import launch_chromium
 
 pytest_plugins = ["tests.models_registry.retraining_fixtures"]
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _log_in(page, base, username):
@@ -44,9 +36,7 @@ def test_the_owner_presses_the_button_and_two_people_sign_off(
     base = live_server.url
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         try:
             alice = browser.new_context().new_page()
             _log_in(alice, base, "alice")

@@ -27,6 +27,7 @@ from django_q.tasks import async_task
 from audit.models import AuditEvent
 from models_registry.models import ModelVersion, RetrainingRequest, RetrainingStatus
 from tests.models_registry.test_retraining_promotion import approved_request
+from tests.real_parts import qcluster_env
 
 pytest_plugins = ["tests.models_registry.retraining_fixtures"]
 
@@ -43,18 +44,13 @@ def _raw_connection():
 
 
 def _start_cluster(log: Path, labels_dir: Path) -> subprocess.Popen:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": "",  # the ORM broker: it hands an unacknowledged task out again
-        "Q_WORKERS": "1",
-        "Q_RETRY_SECONDS": str(LEASE_SECONDS),
-        "Q_TIMEOUT_SECONDS": str(LEASE_SECONDS - 1),
-        "RETRAINING_LABELS_DIR": str(labels_dir),
-        "DEBUG": "false",
-        "SECRET_KEY": settings.SECRET_KEY,
-    }
+    # The ORM broker (no REDIS_URL): it hands an unacknowledged task out again.
+    env = qcluster_env(
+        Q_RETRY_SECONDS=str(LEASE_SECONDS),
+        Q_TIMEOUT_SECONDS=str(LEASE_SECONDS - 1),
+        RETRAINING_LABELS_DIR=str(labels_dir),
+        SECRET_KEY=settings.SECRET_KEY,
+    )
     return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=BASE_DIR,

@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -28,6 +27,7 @@ from reviewapp.services.webhooks import (
     webhook_delivery_replay,
 )
 from reviewapp.tasks import retry_webhook_deliveries
+from tests.real_parts import qcluster_env
 from tests.reviewapp.review_items import make_item
 from tests.reviewapp.webhook_receiver import Receiver
 
@@ -216,14 +216,7 @@ def stop_process_group(process: subprocess.Popen) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_delivers_the_decision_after_commit(hooked_model, reviewer, receiver):
     """The on-commit task goes through django-q2: a qcluster process does the POST."""
-    settings = connection.settings_dict
-    env = dict(os.environ)
-    env["DATABASE_URL"] = (
-        f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-    )
-    env.setdefault("SECRET_KEY", "test-only-secret-key")
-    env["Q_WORKERS"] = "1"
-    env.pop("REDIS_URL", None)
+    env = qcluster_env()
     root = Path(__file__).resolve().parents[2]
     decide(hooked_model, reviewer, action="approve")
     worker = subprocess.Popen(
