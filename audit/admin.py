@@ -6,6 +6,9 @@ from audit.models import AuditCheckpoint, AuditEvent, Export
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """Staff may look; nobody adds, changes or deletes through the admin. Shared by every
+    record that only services write (audit events, predictions, retraining requests)."""
+
     def has_add_permission(self, request):
         return False
 

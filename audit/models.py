@@ -14,6 +14,19 @@ from django.utils import timezone
 
 GLOBAL_CHAIN = "_global"
 CHAIN_FIELDS = ("position", "prev_seq", "prev_hash", "hash", "sealed_at")
+# What an event's hash covers (audit/chain.py canonical_event), besides its chain position.
+HASHED_FIELDS = (
+    "id",
+    "chain",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "payload",
+)
 
 
 class ActorType(models.TextChoices):

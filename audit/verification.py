@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from audit import chain as hashing
-from audit.models import AuditCheckpoint, AuditEvent
+from audit.models import HASHED_FIELDS, AuditCheckpoint, AuditEvent
 
 
 @dataclass
@@ -165,22 +165,7 @@ def _rows_from_db(chain: str, chunk_size: int = 10_000) -> Iterator[ChainRow]:
         AuditEvent.objects.sealed()
         .filter(chain=chain)
         .order_by("position", "id")
-        .only(
-            "id",
-            "chain",
-            "occurred_at",
-            "actor_type",
-            "actor_id",
-            "actor_label",
-            "action",
-            "object_type",
-            "object_id",
-            "payload",
-            "position",
-            "prev_seq",
-            "prev_hash",
-            "hash",
-        )
+        .only(*HASHED_FIELDS, "position", "prev_seq", "prev_hash", "hash")
     )
     for event in events.iterator(chunk_size=chunk_size):
         yield ChainRow(

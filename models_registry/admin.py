@@ -12,6 +12,7 @@ from django.db.models import Q
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.actors import Actor
+from audit.admin import ReadOnlyAdmin
 from models_registry import access
 from models_registry.models import MLModel, ModelVersion, RoutingPolicy, ServiceKey
 from models_registry.services import (
@@ -425,7 +426,7 @@ class SignOffInline(admin.TabularInline):
 
 
 @admin.register(RetrainingRequest)
-class RetrainingRequestAdmin(admin.ModelAdmin):
+class RetrainingRequestAdmin(ReadOnlyAdmin):
     """Read-only: transitions happen on the request's page and through the services, where
     they are checked and audited."""
 
@@ -449,15 +450,3 @@ class RetrainingRequestAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

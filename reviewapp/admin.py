@@ -1,11 +1,12 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from audit.admin import ReadOnlyAdmin
 from models_registry.admin import owned_models_q
 from reviewapp.models import Outcome, Prediction, ReviewItem
 
 
-class OwnerScopedReadOnly(admin.ModelAdmin):
+class OwnerScopedReadOnly(ReadOnlyAdmin):
     owner_path = "model__"
 
     def get_queryset(self, request):
@@ -13,18 +14,6 @@ class OwnerScopedReadOnly(admin.ModelAdmin):
         if request.user.is_superuser:
             return queryset
         return queryset.filter(owned_models_q(request.user, self.owner_path))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
 
 
 @admin.register(Prediction)
