@@ -147,10 +147,18 @@ class ReviewItem(models.Model):
 
     class Meta:
         indexes = [
+            # The claim's two questions. Unclaimed items in queue order: a claimed item leaves
+            # this index, so a claim never steps over the items others hold.
             models.Index(
                 fields=["model", "-priority", "due_at"],
-                condition=Q(status="pending"),
+                condition=Q(status="pending", claimed_by__isnull=True),
                 name="review_queue_order",
+            ),
+            # Held items by lease end: the few whose lease ran out are claimable again.
+            models.Index(
+                fields=["model", "lease_expires_at"],
+                condition=Q(status="pending", claimed_by__isnull=False),
+                name="review_queue_leases",
             ),
             # The SLA sweep's question: what is pending and past due?
             models.Index(fields=["due_at"], condition=Q(status="pending"), name="review_due"),

@@ -123,6 +123,27 @@ def _claim_filter(user, workable: Workable, now: datetime, item_id: int | None, 
 _ORDER = "ORDER BY c.priority DESC, c.due_at ASC, c.id ASC"
 
 
+# One branch of the claim's candidate search, per model: the first item in queue order among
+# the unclaimed ones (index ``review_queue_order``) or among those whose lease ran out (index
+# ``review_queue_leases``; normally none). Held items are in neither, so a claim never steps
+# over them however many are held.
+_PG_CANDIDATE = """
+SELECT c.id, c.priority, c.due_at,
+       c.claimed_by_id AS previous_holder, c.lease_expires_at AS previous_expiry
+  FROM reviewapp_reviewitem c
+ WHERE c.model_id = m.id
+   AND c.status = 'pending'
+   AND {holder}
+   AND (c.stage NOT IN ('adjudication', 'escalated')
+        OR m.owner_id = %(user)s OR m.backup_owner_id = %(user)s)
+   AND NOT EXISTS (SELECT 1 FROM reviewapp_reviewaction a
+                    WHERE a.item_id = c.id AND a.user_id = %(user)s)
+   {extra}
+ ORDER BY c.priority DESC, c.due_at ASC
+ LIMIT 1
+   FOR UPDATE OF c SKIP LOCKED
+"""
+
 _PG_CLAIM = """
 UPDATE reviewapp_reviewitem AS t
    SET claimed_by_id = %(user)s,
@@ -133,20 +154,9 @@ UPDATE reviewapp_reviewitem AS t
                m.owner_id, m.backup_owner_id
           FROM models_registry_mlmodel m
          CROSS JOIN LATERAL (
-               SELECT c.id, c.priority, c.due_at,
-                      c.claimed_by_id AS previous_holder, c.lease_expires_at AS previous_expiry
-                 FROM reviewapp_reviewitem c
-                WHERE c.model_id = m.id
-                  AND c.status = 'pending'
-                  AND (c.lease_expires_at IS NULL OR c.lease_expires_at <= %(now)s)
-                  AND (c.stage NOT IN ('adjudication', 'escalated')
-                       OR m.owner_id = %(user)s OR m.backup_owner_id = %(user)s)
-                  AND NOT EXISTS (SELECT 1 FROM reviewapp_reviewaction a
-                                   WHERE a.item_id = c.id AND a.user_id = %(user)s)
-                  {extra}
-                ORDER BY c.priority DESC, c.due_at ASC
-                LIMIT 1
-                  FOR UPDATE OF c SKIP LOCKED
+               SELECT * FROM ({unclaimed}) AS unclaimed
+                UNION ALL
+               SELECT * FROM ({lapsed}) AS lapsed
                ) AS x
          WHERE m.owner_id = %(user)s OR m.backup_owner_id = %(user)s
             OR EXISTS (SELECT 1 FROM models_registry_mlmodel_reviewers r
@@ -163,10 +173,11 @@ RETURNING {columns}, picked.previous_holder, picked.previous_expiry,
 def _claim_postgresql(user, now, item_id, skip_ids):
     """The claim as one statement: who may work what, what comes first, and the lock.
 
-    Per model the reviewer may work, the first claimable item is picked by an index scan in
-    queue order with ``FOR UPDATE SKIP LOCKED`` (a row another claim is taking is skipped, not
-    waited for); the best of those is updated and returned. A person working several models
-    briefly locks one candidate per model, released when this transaction ends.
+    Per model the reviewer may work, the first unclaimed item and the first item whose lease
+    ran out are picked by index scans in queue order with ``FOR UPDATE SKIP LOCKED`` (a row
+    another claim is taking is skipped, not waited for); the best of those is updated and
+    returned. A person working several models briefly locks up to two candidates per model,
+    released when this transaction ends.
     """
     extra = []
     params = {"user": user.pk, "now": now}
@@ -177,8 +188,14 @@ def _claim_postgresql(user, now, item_id, skip_ids):
         extra.append("AND NOT (c.id = ANY(%(skip)s))")
         params["skip"] = list(skip_ids)
     fields = ReviewItem._meta.concrete_fields
+    extra_sql = " ".join(extra)
     sql = _PG_CLAIM.format(
-        extra=" ".join(extra), columns=", ".join(f"t.{f.column}" for f in fields)
+        unclaimed=_PG_CANDIDATE.format(holder="c.claimed_by_id IS NULL", extra=extra_sql),
+        lapsed=_PG_CANDIDATE.format(
+            holder="c.claimed_by_id IS NOT NULL AND c.lease_expires_at <= %(now)s",
+            extra=extra_sql,
+        ),
+        columns=", ".join(f"t.{f.column}" for f in fields),
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

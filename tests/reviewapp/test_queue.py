@@ -84,6 +84,24 @@ def test_an_expired_lease_is_claimable_again_without_a_sweep(
     assert expired.actor_type == "system"
 
 
+def test_a_lapsed_lease_takes_its_place_in_queue_order_among_unclaimed_items(
+    staffed_model, reviewer, second_reviewer
+):
+    urgent, routine, trivial = make_items(staffed_model, 3)
+    now = timezone.now()
+    for item, priority in ((urgent, 90), (routine, 50), (trivial, 10)):
+        ReviewItem.objects.filter(pk=item.pk).update(priority=priority, due_at=now)
+    assert review_item_claim_next(user=reviewer).pk == urgent.pk
+    assert review_item_claim_next(user=reviewer).pk == routine.pk
+    ReviewItem.objects.filter(pk__in=[urgent.pk, routine.pk]).update(
+        lease_expires_at=now - timedelta(seconds=1)
+    )
+
+    order = [review_item_claim_next(user=second_reviewer).pk for _ in range(3)]
+
+    assert order == [urgent.pk, routine.pk, trivial.pk]
+
+
 def test_the_sweep_records_an_expiry_nobody_took_over_once(staffed_model, reviewer):
     item = make_item(staffed_model)
     review_item_claim_next(user=reviewer)

@@ -1,7 +1,7 @@
 """Benchmark: the review queue under eight concurrent reviewers, on PostgreSQL.
 
-    .venv/bin/python benchmarks/review_queue.py          # 1,000,000 waiting items, 20 s a phase
-    .venv/bin/python benchmarks/review_queue.py --items 200000 --seconds 10 --workers 8
+    .venv/bin/python benchmarks/queue.py          # 1,000,000 waiting items, 20 s a phase
+    .venv/bin/python benchmarks/queue.py --items 200000 --seconds 10 --workers 8
 
 It (re)creates its own database (``cs_bench_queue`` by default; never the one in DATABASE_URL),
 migrates it, fills it with waiting review items using ``INSERT ... SELECT generate_series``,
@@ -20,17 +20,22 @@ docs/performance.md under "Review queue".
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder comes first on sys.path, and this file (queue.py) would
+# shadow the standard library's ``queue`` for everything imported after it.
+if sys.path and Path(sys.path[0] or ".").resolve() == ROOT / "benchmarks":
+    sys.path.pop(0)
+sys.path.insert(0, str(ROOT))
+
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import sys
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 SERVER = "postgres://postgres@127.0.0.1:5432"
 
@@ -39,9 +44,8 @@ UPDATE reviewapp_reviewitem
    SET claimed_by_id = %(user)s, claimed_at = now(),
        lease_expires_at = now() + interval '10 minutes'
  WHERE id = (SELECT id FROM reviewapp_reviewitem
-              WHERE status = 'pending' AND model_id = %(model)s
-                AND (lease_expires_at IS NULL OR lease_expires_at <= now())
-              ORDER BY priority DESC, due_at ASC, id ASC
+              WHERE status = 'pending' AND model_id = %(model)s AND claimed_by_id IS NULL
+              ORDER BY priority DESC, due_at ASC
               LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING id
 """
