@@ -211,7 +211,7 @@ class ServiceKeyAdmin(OwnerScopedAdmin):
 # --- Monitoring ---
 
 from django import forms  # noqa: E402
-from django.core.exceptions import ValidationError  # noqa: E402
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError  # noqa: E402
 
 from models_registry.models import Alert, AlertRule, AlertStatus, Baseline  # noqa: E402
 from models_registry.monitoring.alerts import (  # noqa: E402
@@ -225,6 +225,22 @@ from models_registry.monitoring.baseline import (  # noqa: E402
     prepare_baseline,
     read_table,
 )
+
+
+class AlertRuleListForm(forms.ModelForm):
+    """The list's "enabled" box edits one field, but the rule's own checks still run (a webhook
+    URL without a secret): show their errors on the row instead of failing on a field the row
+    does not have."""
+
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            moved: dict[str, list] = {}
+            for field, messages in errors.error_dict.items():
+                moved.setdefault(field if field in self.fields else NON_FIELD_ERRORS, []).extend(
+                    messages
+                )
+            errors = ValidationError(moved)
+        super()._update_errors(errors)
 
 
 @admin.register(AlertRule)
@@ -245,6 +261,10 @@ class AlertRuleAdmin(OwnerScopedAdmin):
     search_fields = ["name", "model__slug"]
     readonly_fields = ["is_default", "created_at", "updated_at"]
     owner_path = "model__"
+
+    def get_changelist_form(self, request, **kwargs):
+        kwargs.setdefault("form", AlertRuleListForm)
+        return super().get_changelist_form(request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "model" and not request.user.is_superuser:

@@ -463,6 +463,12 @@ class AlertRule(models.Model):
     webhook_url = models.URLField(
         blank=True, help_text="Optional: also POST each alert of this rule here (JSON)."
     )
+    webhook_secret = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Signs each webhook POST (Countersign-Signature, as decision callbacks); "
+        "required with a webhook URL.",
+    )
     is_default = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -477,6 +483,15 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.slug}: {self.name}"
+
+    def clean(self):
+        super().clean()
+        # Receivers act on alerts (page someone, halt a model): they must be able to tell
+        # ours from a forgery. Rules saved before secrets existed still send, unsigned.
+        if self.webhook_url and not self.webhook_secret:
+            raise ValidationError(
+                {"webhook_secret": "A rule with a webhook URL needs a secret to sign with."}
+            )
 
     def breached_by(self, value: float) -> bool:
         return {
