@@ -1,8 +1,11 @@
 """Alert webhooks: a rule's secret is required, the POST is signed like decision callbacks."""
 
+import json
+
 import pytest
 from django.core.exceptions import ValidationError
 
+from audit.models import AuditEvent
 from models_registry.models import AlertMetric, AlertRule, Comparison
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +89,25 @@ def test_an_old_unsigned_rule_toggled_in_the_list_gets_the_error_on_its_row(
     assert "needs a secret" in str(row.non_field_errors())
     rule.refresh_from_db()
     assert rule.enabled
+
+
+def test_the_audit_trail_says_the_secret_changed_but_not_what_it_is(owner_client, loan_model):
+    rule = rule_for(loan_model, webhook_url="https://pager.example.com/hooks")
+    rule.save()
+    form = {
+        "model": loan_model.pk,
+        "name": rule.name,
+        "metric": rule.metric,
+        "comparison": rule.comparison,
+        "threshold": rule.threshold,
+        "window_seconds": rule.window_seconds,
+        "min_sample_size": rule.min_sample_size,
+        "enabled": "on",
+        "webhook_url": rule.webhook_url,
+        "webhook_secret": SECRET,
+    }
+    response = owner_client.post(f"/admin/models_registry/alertrule/{rule.pk}/change/", form)
+    assert response.status_code == 302, response.content[:2000]
+    event = AuditEvent.objects.get(action="alertrule.changed")
+    assert event.payload["changes"]["webhook_secret"] == {"before": "", "after": "***"}
+    assert SECRET not in json.dumps(event.payload)
