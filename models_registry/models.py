@@ -6,6 +6,7 @@ model); anything that writes several rows or an audit event lives in ``services.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -568,7 +569,16 @@ class AlertNotification(models.Model):
     status = models.CharField(
         max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
     )
+    event_id = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="Sent as Countersign-Event-Id; the same on every retry and replay.",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The HTTP status of the last webhook attempt."
+    )
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)

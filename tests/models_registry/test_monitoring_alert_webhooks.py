@@ -1,16 +1,33 @@
-"""Alert webhooks: a rule's secret is required, the POST is signed like decision callbacks."""
+"""Alert webhooks reach a pager bridge signed like decision callbacks, with an event id that
+stays the same on every retry and replay; a rule with a webhook URL needs a secret."""
 
 import json
+import logging
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from audit.models import AuditEvent
-from models_registry.models import AlertMetric, AlertRule, Comparison
+from models_registry.models import AlertMetric, AlertNotification, AlertRule, Comparison
+from models_registry.monitoring.alerts import (
+    alerts_evaluate,
+    notifications_deliver,
+)
+from reviewapp.services.webhooks import verify
+from tests.models_registry.test_monitoring_alerts import hour, snapshot
+from tests.reviewapp.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "whsec-alerts-0123456789"
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
 
 
 @pytest.fixture
@@ -19,6 +36,24 @@ def owner_client(client, owner):
     owner.save()
     client.force_login(owner)
     return client
+
+
+@pytest.fixture
+def paged_rule(loan_model, receiver):
+    rule = rule_for(loan_model, webhook_url=receiver.url, webhook_secret=SECRET)
+    rule.save()
+    return rule
+
+
+def breach(model, now=None):
+    """Opens the rule's alert: 15% of 200 predictions broke the contract in the last hour."""
+    now = now or timezone.now()
+    snapshot(model, hour(now, 1), volume=200, violating=30)
+    alerts_evaluate(model=model, now=now)
+
+
+def the_webhook() -> AlertNotification:
+    return AlertNotification.objects.get(channel="webhook")
 
 
 def rule_for(model, **fields) -> AlertRule:
@@ -111,3 +146,114 @@ def test_the_audit_trail_says_the_secret_changed_but_not_what_it_is(owner_client
     event = AuditEvent.objects.get(action="alertrule.changed")
     assert event.payload["changes"]["webhook_secret"] == {"before": "", "after": "***"}
     assert SECRET not in json.dumps(event.payload)
+
+
+# --- Delivery ------------------------------------------------------------------------------
+
+
+def test_an_alert_webhook_is_signed_with_the_rules_secret_and_names_its_event(
+    loan_model, paged_rule, receiver
+):
+    breach(loan_model)
+
+    notifications_deliver()
+
+    [request] = receiver.requests
+    body, headers = request["body"], request["headers"]
+    assert headers["Content-Type"] == "application/json"
+    assert verify(SECRET, body, headers["Countersign-Signature"])
+    assert not verify("another-secret", body, headers["Countersign-Signature"])
+    payload = json.loads(body)
+    hook = the_webhook()
+    assert headers["Countersign-Event-Id"] == payload["event_id"] == str(hook.event_id)
+    assert payload["type"] == payload["event"] == "alert.opened"
+    assert payload["model"] == "loan-default" and payload["rule"] == paged_rule.name
+    assert payload["value"] == pytest.approx(0.15) and payload["sample_size"] == 200
+    assert hook.status == "sent" and hook.last_status_code == 200
+
+
+def test_each_notification_has_its_own_event_id(loan_model, paged_rule, receiver):
+    breach(loan_model)
+    later = timezone.now() + timedelta(hours=4)
+    snapshot(loan_model, hour(later, 1), volume=300, violating=3)
+    alerts_evaluate(model=loan_model, now=later)  # recovers: alert.resolved
+
+    notifications_deliver()
+
+    ids = [r["headers"]["Countersign-Event-Id"] for r in receiver.requests]
+    types = [json.loads(r["body"])["type"] for r in receiver.requests]
+    assert types == ["alert.opened", "alert.resolved"] and len(set(ids)) == 2
+
+
+def test_a_failing_receiver_is_retried_with_the_same_event_id(loan_model, paged_rule, receiver):
+    breach(loan_model)
+    receiver.status = 503
+    first_try = timezone.now()
+
+    notifications_deliver(now=first_try)
+
+    hook = the_webhook()
+    assert hook.status == "pending" and hook.attempts == 1
+    assert hook.last_status_code == 503 and "HTTP 503" in hook.last_error
+    assert hook.next_attempt_at == first_try + timedelta(seconds=60)
+
+    receiver.status = 204
+    notifications_deliver(now=first_try + timedelta(seconds=60))
+
+    hook.refresh_from_db()
+    assert hook.status == "sent" and hook.attempts == 2
+    assert hook.last_status_code == 204 and hook.last_error == ""
+    first, second = receiver.requests
+    assert (
+        first["headers"]["Countersign-Event-Id"]
+        == second["headers"]["Countersign-Event-Id"]
+        == str(hook.event_id)
+    )
+    assert json.loads(first["body"])["event_id"] == json.loads(second["body"])["event_id"]
+    assert verify(SECRET, second["body"], second["headers"]["Countersign-Signature"])
+
+
+def test_it_backs_off_1_2_4_8_minutes_then_gives_up_after_five_attempts(
+    loan_model, paged_rule, receiver
+):
+    breach(loan_model)
+    receiver.status = 500
+    at = timezone.now()
+    waits = []
+    for _ in range(5):
+        notifications_deliver(now=at)
+        hook = the_webhook()
+        if hook.status == "pending":
+            waits.append(hook.next_attempt_at - at)
+            at = hook.next_attempt_at
+    assert waits == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert hook.status == "failed" and hook.attempts == 5 and hook.last_status_code == 500
+    assert len(receiver.requests) == 5
+    assert AlertNotification.objects.get(channel="email").status == "sent"
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_failure(loan_model, paged_rule, receiver):
+    breach(loan_model)
+    receiver.status = 302
+
+    notifications_deliver()
+
+    hook = the_webhook()
+    assert hook.status == "pending" and hook.last_status_code == 302
+    assert len(receiver.requests) == 1
+
+
+def test_an_old_rule_without_a_secret_still_sends_unsigned_and_says_so(
+    loan_model, receiver, caplog
+):
+    rule_for(loan_model, webhook_url=receiver.url).save()  # saved before secrets existed
+    breach(loan_model)
+
+    with caplog.at_level(logging.WARNING, logger="models_registry.monitoring.alerts"):
+        notifications_deliver()
+
+    [request] = receiver.requests
+    assert "Countersign-Signature" not in request["headers"]
+    assert request["headers"]["Countersign-Event-Id"] == str(the_webhook().event_id)
+    warnings = [r for r in caplog.records if "sent unsigned" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
