@@ -572,3 +572,47 @@ def notifications_deliver(*, now: datetime | None = None, limit: int = 100) -> i
                 sent += 1
             n.save()
     return sent
+
+
+class NotificationReplayError(ValueError):
+    pass
+
+
+@transaction.atomic
+def alert_notification_replay(*, notification: AlertNotification, user) -> AlertNotification:
+    """Send a webhook notification again with the same event id, after it failed or even after
+    it arrived (a receiver that lost it asks for it again); the receiver dedupes on the id.
+
+    Attempts are kept, so the history stays true: a notification that had used up its
+    attempts gets one more, and is failed again if that one fails.
+    """
+    n = (
+        AlertNotification.objects.select_for_update()
+        .select_related("alert", "alert__model")
+        .get(pk=notification.pk)
+    )
+    if n.channel != "webhook":
+        raise NotificationReplayError("Only webhook notifications can be replayed.")
+    if n.status == NotificationStatus.PENDING:
+        raise NotificationReplayError("This notification is still being delivered.")
+    previous = n.status
+    n.status = NotificationStatus.PENDING
+    n.next_attempt_at = timezone.now()
+    n.save(update_fields=["status", "next_attempt_at"])
+    audit_event_record(
+        action="alert.notification_replayed",
+        actor=Actor.user(user),
+        object_type="models_registry.alertnotification",
+        object_id=n.pk,
+        model=n.alert.model,
+        payload={
+            "event_id": str(n.event_id),
+            "event": f"alert.{n.event}",
+            "alert_id": n.alert_id,
+            "recipient": n.recipient,
+            "previous_status": previous,
+            "attempts": n.attempts,
+        },
+    )
+    transaction.on_commit(_enqueue_delivery)
+    return n

@@ -6,12 +6,16 @@ import logging
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django_q.models import OrmQ
 
 from audit.models import AuditEvent
 from models_registry.models import AlertMetric, AlertNotification, AlertRule, Comparison
 from models_registry.monitoring.alerts import (
+    NotificationReplayError,
+    alert_notification_replay,
     alerts_evaluate,
     notifications_deliver,
 )
@@ -22,6 +26,7 @@ from tests.reviewapp.webhook_receiver import Receiver
 pytestmark = pytest.mark.django_db
 
 SECRET = "whsec-alerts-0123456789"
+NOTIFICATIONS = "/admin/models_registry/alertnotification/"
 
 
 @pytest.fixture
@@ -257,3 +262,132 @@ def test_an_old_rule_without_a_secret_still_sends_unsigned_and_says_so(
     assert request["headers"]["Countersign-Event-Id"] == str(the_webhook().event_id)
     warnings = [r for r in caplog.records if "sent unsigned" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+
+
+# --- Replay --------------------------------------------------------------------------------
+
+
+def fail_for_good(model, receiver):
+    breach(model)
+    receiver.status = 500
+    at = timezone.now()
+    for _ in range(5):
+        notifications_deliver(now=at)
+        at += timedelta(hours=1)
+    hook = the_webhook()
+    assert hook.status == "failed"
+    return hook
+
+
+def test_the_owner_replays_a_failed_webhook_from_the_admin_with_the_same_event_id(
+    loan_model, paged_rule, receiver, owner, owner_client, django_capture_on_commit_callbacks
+):
+    hook = fail_for_good(loan_model, receiver)
+    receiver.status = 200
+    OrmQ.objects.all().delete()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            NOTIFICATIONS, {"action": "replay", "_selected_action": [hook.pk]}
+        )
+
+    assert response.status_code == 302
+    hook.refresh_from_db()
+    assert hook.status == "pending" and hook.attempts == 5
+    assert hook.next_attempt_at <= timezone.now()
+    [queued] = OrmQ.objects.all()
+    assert queued.func() == "models_registry.monitoring.tasks.deliver_alert_notifications"
+    event = AuditEvent.objects.get(action="alert.notification_replayed")
+    assert event.actor_id == str(owner.pk) and event.chain == "loan-default"
+    assert event.object_type == "models_registry.alertnotification"
+    assert event.object_id == str(hook.pk)
+    assert event.payload["event_id"] == str(hook.event_id)
+    assert event.payload["previous_status"] == "failed"
+
+    notifications_deliver()  # what the enqueued task does
+
+    hook.refresh_from_db()
+    assert hook.status == "sent" and hook.attempts == 6 and hook.last_status_code == 200
+    ids = {r["headers"]["Countersign-Event-Id"] for r in receiver.requests}
+    assert len(receiver.requests) == 6 and ids == {str(hook.event_id)}
+    assert verify(
+        SECRET,
+        receiver.requests[-1]["body"],
+        receiver.requests[-1]["headers"]["Countersign-Signature"],
+    )
+
+
+def test_a_delivered_webhook_can_be_replayed_for_a_receiver_that_lost_it(
+    loan_model, paged_rule, receiver, owner
+):
+    breach(loan_model)
+    notifications_deliver()
+    hook = the_webhook()
+
+    alert_notification_replay(notification=hook, user=owner)
+    notifications_deliver()
+
+    first, second = receiver.requests
+    assert first["body"] == second["body"]
+    assert first["headers"]["Countersign-Event-Id"] == second["headers"]["Countersign-Event-Id"]
+
+
+def test_a_replay_that_fails_once_more_is_failed_again(loan_model, paged_rule, receiver, owner):
+    hook = fail_for_good(loan_model, receiver)
+
+    alert_notification_replay(notification=hook, user=owner)
+    notifications_deliver()
+
+    hook.refresh_from_db()
+    assert hook.status == "failed" and hook.attempts == 6
+
+
+def test_only_webhooks_that_are_not_on_their_way_can_be_replayed(
+    loan_model, paged_rule, receiver, owner
+):
+    breach(loan_model)
+    with pytest.raises(NotificationReplayError, match="still being delivered"):
+        alert_notification_replay(notification=the_webhook(), user=owner)
+    notifications_deliver()
+    email = AlertNotification.objects.get(channel="email")
+    with pytest.raises(NotificationReplayError, match="Only webhook"):
+        alert_notification_replay(notification=email, user=owner)
+    assert len(mail.outbox) == 1
+    assert not AuditEvent.objects.filter(action="alert.notification_replayed").exists()
+
+
+def test_an_outsider_neither_sees_nor_replays_anothers_notifications(
+    loan_model, paged_rule, receiver, outsider, other_model, client
+):
+    hook = fail_for_good(loan_model, receiver)
+    outsider.is_staff = True
+    outsider.save()
+    client.force_login(outsider)
+
+    listing = client.get(NOTIFICATIONS)
+    client.post(NOTIFICATIONS, {"action": "replay", "_selected_action": [hook.pk]})
+
+    assert listing.status_code == 200 and str(hook.event_id) not in listing.content.decode()
+    hook.refresh_from_db()
+    assert hook.status == "failed"
+    assert not AuditEvent.objects.filter(action="alert.notification_replayed").exists()
+
+
+def test_compliance_sees_notifications_but_cannot_replay_them(
+    loan_model, paged_rule, receiver, compliance, client
+):
+    from django.contrib.auth.models import Permission
+
+    hook = fail_for_good(loan_model, receiver)
+    compliance.is_staff = True
+    compliance.save()
+    compliance.user_permissions.add(Permission.objects.get(codename="export_audit_trail"))
+    client.force_login(compliance)
+
+    listing = client.get(NOTIFICATIONS)
+    client.post(NOTIFICATIONS, {"action": "replay", "_selected_action": [hook.pk]})
+
+    assert str(hook.event_id) in listing.content.decode()
+    assert "Replay the selected" not in listing.content.decode()
+    hook.refresh_from_db()
+    assert hook.status == "failed"
