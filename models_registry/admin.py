@@ -211,12 +211,20 @@ class ServiceKeyAdmin(OwnerScopedAdmin):
 # --- Monitoring ---
 
 from django import forms  # noqa: E402
-from django.core.exceptions import ValidationError  # noqa: E402
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError  # noqa: E402
 
-from models_registry.models import Alert, AlertRule, AlertStatus, Baseline  # noqa: E402
+from models_registry.models import (  # noqa: E402
+    Alert,
+    AlertNotification,
+    AlertRule,
+    AlertStatus,
+    Baseline,
+)
 from models_registry.monitoring.alerts import (  # noqa: E402
     AlertStateError,
+    NotificationReplayError,
     alert_acknowledge,
+    alert_notification_replay,
     alert_resolve,
 )
 from models_registry.monitoring.baseline import (  # noqa: E402
@@ -225,6 +233,22 @@ from models_registry.monitoring.baseline import (  # noqa: E402
     prepare_baseline,
     read_table,
 )
+
+
+class AlertRuleListForm(forms.ModelForm):
+    """The list's "enabled" box edits one field, but the rule's own checks still run (a webhook
+    URL without a secret): show their errors on the row instead of failing on a field the row
+    does not have."""
+
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            moved: dict[str, list] = {}
+            for field, messages in errors.error_dict.items():
+                moved.setdefault(field if field in self.fields else NON_FIELD_ERRORS, []).extend(
+                    messages
+                )
+            errors = ValidationError(moved)
+        super()._update_errors(errors)
 
 
 @admin.register(AlertRule)
@@ -245,6 +269,10 @@ class AlertRuleAdmin(OwnerScopedAdmin):
     search_fields = ["name", "model__slug"]
     readonly_fields = ["is_default", "created_at", "updated_at"]
     owner_path = "model__"
+
+    def get_changelist_form(self, request, **kwargs):
+        kwargs.setdefault("form", AlertRuleListForm)
+        return super().get_changelist_form(request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "model" and not request.user.is_superuser:
@@ -286,6 +314,63 @@ class AlertAdmin(OwnerScopedAdmin):
             except AlertStateError:
                 continue
         self.message_user(request, f"Resolved {done} alert(s).", messages.SUCCESS)
+
+
+@admin.register(AlertNotification)
+class AlertNotificationAdmin(ReadOnlyAdmin):
+    """Read-only: only the delivery task writes these rows. A webhook that failed, or that its
+    receiver lost, is replayed from here through the service, which audits it."""
+
+    list_display = [
+        "__str__",
+        "alert",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "sent_at",
+        "event_id",
+    ]
+    list_filter = ["status", "channel", "event"]
+    search_fields = ["event_id", "recipient", "alert__model__slug"]
+    actions = ["replay"]
+
+    def get_queryset(self, request):
+        queryset = (
+            super().get_queryset(request).select_related("alert", "alert__model", "alert__rule")
+        )
+        if access.is_administrator(request.user) or access.is_compliance_officer(request.user):
+            return queryset
+        return queryset.filter(owned_models_q(request.user, "alert__model__")).distinct()
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.concrete_fields]
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_replay_permission(self, request) -> bool:
+        return access.models_administered_by(request.user).exists()
+
+    @admin.action(description="Replay the selected webhook notifications", permissions=["replay"])
+    def replay(self, request, queryset):
+        # Compliance officers see every model's notifications but change nothing.
+        mine = queryset.filter(alert__model__in=access.models_administered_by(request.user))
+        replayed = 0
+        for notification in mine:
+            try:
+                alert_notification_replay(notification=notification, user=request.user)
+                replayed += 1
+            except NotificationReplayError:
+                continue
+        self.message_user(request, f"Replayed {replayed} notification(s).", messages.SUCCESS)
+        if replayed < queryset.count():
+            self.message_user(
+                request,
+                f"{queryset.count() - replayed} left as they were: only sent or failed webhooks "
+                "of models you own or back up can be replayed.",
+                messages.WARNING,
+            )
 
 
 class BaselineUploadForm(forms.ModelForm):

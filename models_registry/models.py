@@ -6,6 +6,7 @@ model); anything that writes several rows or an audit event lives in ``services.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -463,6 +464,12 @@ class AlertRule(models.Model):
     webhook_url = models.URLField(
         blank=True, help_text="Optional: also POST each alert of this rule here (JSON)."
     )
+    webhook_secret = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Signs each webhook POST (Countersign-Signature, as decision callbacks); "
+        "required with a webhook URL.",
+    )
     is_default = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -477,6 +484,15 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.slug}: {self.name}"
+
+    def clean(self):
+        super().clean()
+        # Receivers act on alerts (page someone, halt a model): they must be able to tell
+        # ours from a forgery. Rules saved before secrets existed still send, unsigned.
+        if self.webhook_url and not self.webhook_secret:
+            raise ValidationError(
+                {"webhook_secret": "A rule with a webhook URL needs a secret to sign with."}
+            )
 
     def breached_by(self, value: float) -> bool:
         return {
@@ -553,7 +569,16 @@ class AlertNotification(models.Model):
     status = models.CharField(
         max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
     )
+    event_id = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="Sent as Countersign-Event-Id; the same on every retry and replay.",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The HTTP status of the last webhook attempt."
+    )
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)

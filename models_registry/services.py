@@ -50,6 +50,17 @@ def changes_between(before: dict, after: dict) -> dict:
     }
 
 
+def _secrets_masked(changes: dict) -> dict:
+    """The audit trail is permanent and read by compliance: it may say that a webhook secret
+    was set, changed or cleared, never what it is."""
+    return {
+        field: {side: "***" if value else value for side, value in change.items()}
+        if field.endswith("_secret")
+        else change
+        for field, change in changes.items()
+    }
+
+
 def model_of(instance: models.Model) -> MLModel | None:
     if isinstance(instance, MLModel):
         return instance
@@ -80,7 +91,7 @@ def configuration_change_record(
         object_type=instance._meta.label_lower,
         object_id=instance.pk,
         model=model_of(instance),
-        payload={"object": str(instance), "changes": changes},
+        payload={"object": str(instance), "changes": _secrets_masked(changes)},
     )
 
 

@@ -4,11 +4,15 @@ A rule is evaluated after each snapshot run against the stored snapshots of its 
 volume rule against the prediction table itself, so a silent scoring service is noticed within
 minutes). One unresolved alert per rule is enforced by a partial unique index, so a rule that
 keeps firing opens one alert, not one per snapshot. Notifications are rows in
-``AlertNotification``, delivered by a django-q2 task with retries and backoff.
+``AlertNotification``, delivered by a django-q2 task with retries and backoff. Webhook
+notifications are signed like decision callbacks (``reviewapp.services.webhooks.sign``) and
+carry a ``Countersign-Event-Id`` that stays the same on every retry and replay
+(docs/monitoring.md).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +39,7 @@ from models_registry.models import (
 )
 from models_registry.monitoring import stats
 from reviewapp.models import Prediction
+from reviewapp.services import webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -475,6 +480,8 @@ def _message(n: AlertNotification) -> tuple[str, str]:
 def _payload(n: AlertNotification) -> dict:
     alert = n.alert
     return {
+        "event_id": str(n.event_id),
+        "type": f"alert.{n.event}",
         "event": f"alert.{n.event}",
         "alert_id": alert.pk,
         "model": alert.model.slug,
@@ -489,6 +496,40 @@ def _payload(n: AlertNotification) -> dict:
     }
 
 
+class WebhookRefused(Exception):
+    pass
+
+
+def _post_webhook(n: AlertNotification) -> None:
+    """One POST, signed like decision callbacks; records the answer's status on ``n``."""
+    body = json.dumps(_payload(n), sort_keys=True, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Countersign-Webhook/1",
+        webhooks.EVENT_ID_HEADER: str(n.event_id),
+    }
+    secret = n.alert.rule.webhook_secret
+    if secret:
+        headers[webhooks.SIGNATURE_HEADER] = webhooks.sign(secret, body)
+    else:
+        logger.warning(
+            "alert webhook %s (rule %s) sent unsigned: the rule has no webhook secret",
+            n.event_id,
+            n.alert.rule_id,
+        )
+    n.last_status_code = None
+    response = requests.post(
+        n.recipient,
+        data=body,
+        headers=headers,
+        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        allow_redirects=False,
+    )
+    n.last_status_code = response.status_code
+    if not 200 <= response.status_code < 300:
+        raise WebhookRefused(f"HTTP {response.status_code}: {response.text[:200]}")
+
+
 def _send(n: AlertNotification) -> None:
     if n.channel == "email":
         if "@" not in n.recipient:
@@ -496,8 +537,7 @@ def _send(n: AlertNotification) -> None:
         subject, body = _message(n)
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [n.recipient])
     else:
-        response = requests.post(n.recipient, json=_payload(n), timeout=10)
-        response.raise_for_status()
+        _post_webhook(n)
 
 
 def notifications_deliver(*, now: datetime | None = None, limit: int = 100) -> int:
@@ -528,6 +568,51 @@ def notifications_deliver(*, now: datetime | None = None, limit: int = 100) -> i
             else:
                 n.status = NotificationStatus.SENT
                 n.sent_at = now_
+                n.last_error = ""
                 sent += 1
             n.save()
     return sent
+
+
+class NotificationReplayError(ValueError):
+    pass
+
+
+@transaction.atomic
+def alert_notification_replay(*, notification: AlertNotification, user) -> AlertNotification:
+    """Send a webhook notification again with the same event id, after it failed or even after
+    it arrived (a receiver that lost it asks for it again); the receiver dedupes on the id.
+
+    Attempts are kept, so the history stays true: a notification that had used up its
+    attempts gets one more, and is failed again if that one fails.
+    """
+    n = (
+        AlertNotification.objects.select_for_update()
+        .select_related("alert", "alert__model")
+        .get(pk=notification.pk)
+    )
+    if n.channel != "webhook":
+        raise NotificationReplayError("Only webhook notifications can be replayed.")
+    if n.status == NotificationStatus.PENDING:
+        raise NotificationReplayError("This notification is still being delivered.")
+    previous = n.status
+    n.status = NotificationStatus.PENDING
+    n.next_attempt_at = timezone.now()
+    n.save(update_fields=["status", "next_attempt_at"])
+    audit_event_record(
+        action="alert.notification_replayed",
+        actor=Actor.user(user),
+        object_type="models_registry.alertnotification",
+        object_id=n.pk,
+        model=n.alert.model,
+        payload={
+            "event_id": str(n.event_id),
+            "event": f"alert.{n.event}",
+            "alert_id": n.alert_id,
+            "recipient": n.recipient,
+            "previous_status": previous,
+            "attempts": n.attempts,
+        },
+    )
+    transaction.on_commit(_enqueue_delivery)
+    return n

@@ -12,7 +12,6 @@ from audit.models import AuditEvent
 from models_registry.models import (
     Alert,
     AlertMetric,
-    AlertNotification,
     AlertRule,
     AlertStatus,
     Comparison,
@@ -205,51 +204,3 @@ def test_without_the_retraining_app_the_request_is_logged_and_skipped(
     except ImportError:
         assert alerts._open_retraining_request(alert) is None
         assert "retraining is not installed" in caplog.text
-
-
-def test_a_failing_webhook_is_retried_with_backoff_then_given_up(
-    loan_model, violation_rule, monkeypatch
-):
-    violation_rule.webhook_url = "http://127.0.0.1:9/hook"
-    violation_rule.save()
-
-    def refuse(*args, **kwargs):
-        raise ConnectionError("connection refused")
-
-    monkeypatch.setattr(alerts.requests, "post", refuse)
-    now = timezone.now()
-    snapshot(loan_model, hour(now, 1), volume=200, violating=30)
-    alerts_evaluate(model=loan_model, now=now)
-    first_try = timezone.now()
-    notifications_deliver(now=first_try)
-    hook = AlertNotification.objects.get(channel="webhook")
-    assert hook.status == "pending" and hook.attempts == 1
-    assert hook.next_attempt_at == first_try + timedelta(seconds=60)
-    assert "connection refused" in hook.last_error
-    at = first_try
-    for _ in range(4):
-        at += timedelta(hours=1)
-        notifications_deliver(now=at)
-    hook.refresh_from_db()
-    assert hook.status == "failed" and hook.attempts == 5
-    assert AlertNotification.objects.get(channel="email").status == "sent"
-
-
-def test_a_webhook_receives_the_alert_as_json(loan_model, violation_rule, monkeypatch):
-    violation_rule.webhook_url = "https://hooks.example.com/alerts"
-    violation_rule.save()
-    posted = []
-
-    class Ok:
-        def raise_for_status(self):
-            return None
-
-    monkeypatch.setattr(
-        alerts.requests, "post", lambda url, json, timeout: posted.append(json) or Ok()
-    )
-    now = timezone.now()
-    snapshot(loan_model, hour(now, 1), volume=200, violating=30)
-    alerts_evaluate(model=loan_model, now=now)
-    notifications_deliver()
-    assert posted[0]["event"] == "alert.opened"
-    assert posted[0]["model"] == "loan-default" and posted[0]["value"] == pytest.approx(0.15)
