@@ -144,3 +144,12 @@ def outsider_client(outsider_service):
 def _fast_password_hashing(settings):
     """PBKDF2 at production strength costs a third of a second per user; tests make many."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def export_dir(settings, tmp_path):
+    """Exports go under the test's own tmp dir, never into the checkout's exports/ folder;
+    qcluster_env() hands the same directories to a worker subprocess."""
+    settings.EXPORT_DIR = tmp_path / "exports"
+    settings.EXPORT_SCHEDULE_DIR = tmp_path / "monthly"
+    return settings.EXPORT_DIR

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
 from django.db import connection
 
 # As root, on a machine with no network beyond the package registries: no sandbox, and none
@@ -30,13 +31,16 @@ def subprocess_database_url() -> str:
 
 def qcluster_env(**extra: str) -> dict:
     """The environment for a `manage.py qcluster` subprocess on the test database: one worker,
-    the ORM broker, production settings."""
+    the ORM broker, production settings, and the test's export directories (the migration-made
+    monthly export schedule fires in any worker once due; it must not write into the checkout)."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(
         DATABASE_URL=subprocess_database_url(),
         DEBUG="false",
         SECRET_KEY=os.environ.get("SECRET_KEY", "test-only-secret-key"),
         Q_WORKERS="1",
+        EXPORT_DIR=str(settings.EXPORT_DIR),
+        EXPORT_SCHEDULE_DIR=str(settings.EXPORT_SCHEDULE_DIR),
     )
     env.update(extra)
     return env

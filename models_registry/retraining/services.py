@@ -23,6 +23,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.services import audit_event_record
+from models_registry import access
 from models_registry.models import (
     RETRAINING_OPEN_STATUSES,
     MLModel,
@@ -51,7 +52,6 @@ from models_registry.retraining.selectors import (
     user_may_approve,
     user_may_request,
 )
-from models_registry.selectors import models_visible_to
 from models_registry.services import version_activate
 
 TASKS = "models_registry.retraining.tasks"
@@ -539,7 +539,8 @@ def retraining_sign(
     *, request: RetrainingRequest, user, decision: str, comment: str = ""
 ) -> RetrainingRequest:
     """One person's approval or rejection. Approvals come from the owner, the backup owner
-    and the named approvers; anyone who can see the model may reject, with a comment."""
+    and the named approvers; anyone who works on the model may reject, with a comment (not a
+    compliance officer: they read every model and change nothing, docs/roles.md)."""
     request = _locked(request)
     model = request.model
     comment = (comment or "").strip()
@@ -548,7 +549,7 @@ def retraining_sign(
     if decision == SignOffDecision.APPROVE and not user_may_approve(user, model):
         raise NotAllowed("Only the model's owners and named approvers may approve.")
     if decision == SignOffDecision.REJECT:
-        if not models_visible_to(user).filter(pk=model.pk).exists():
+        if not access.models_operated_by(user).filter(pk=model.pk).exists():
             raise NotAllowed("You may not act on this model.")
         if not comment:
             raise InvalidInput("Say why you reject the candidate.", field="comment")

@@ -27,11 +27,10 @@ def grant_role(user, role: str):
 
 
 @pytest.fixture(autouse=True)
-def export_dir(settings, tmp_path):
-    settings.EXPORT_DIR = tmp_path / "exports"
-    settings.EXPORT_SCHEDULE_DIR = tmp_path / "monthly"
+def export_signing_key(settings):
+    """A fixed key, so verify_export in a fresh process can check what these tests wrote.
+    (Where exports are written is set for every test in tests/conftest.py.)"""
     settings.EXPORT_SIGNING_KEY = "test-signing-key"
-    return settings.EXPORT_DIR
 
 
 @pytest.fixture

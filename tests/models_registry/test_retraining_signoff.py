@@ -10,6 +10,7 @@ from models_registry.models import (
     VersionStatus,
 )
 from models_registry.retraining import services
+from tests.audit.conftest import grant_role
 from tests.models_registry.retraining_support import (
     VERSIONS_URL,
     candidate_body,
@@ -104,6 +105,23 @@ def test_an_outsider_can_neither_approve_nor_reject(outsider, awaiting, client):
     response = client.post(f"/retraining/{awaiting.pk}/sign", {"decision": "approve"})
     assert response.status_code == 404
     assert client.get(f"/retraining/{awaiting.pk}/").status_code == 404
+    assert SignOff.objects.count() == 0
+
+
+def test_a_compliance_officer_reads_the_request_but_can_neither_approve_nor_reject(
+    compliance, awaiting, client
+):
+    grant_role(compliance, "compliance officer")
+    with pytest.raises(services.NotAllowed):
+        services.retraining_sign(request=awaiting, user=compliance, decision="reject", comment="x")
+    client.force_login(compliance)
+    assert client.get(f"/retraining/{awaiting.pk}/").status_code == 200
+    response = client.post(
+        f"/retraining/{awaiting.pk}/sign", {"decision": "reject", "comment": "not convinced"}
+    )
+    assert response.status_code == 403
+    awaiting.refresh_from_db()
+    assert awaiting.status == RetrainingStatus.AWAITING_SIGNOFF
     assert SignOff.objects.count() == 0
 
 
