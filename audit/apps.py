@@ -7,6 +7,7 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self):
+        from audit import checks  # noqa: F401 - registers the deployment checks
         from audit.triggers import append_only_triggers_restore
 
         post_migrate.connect(append_only_triggers_restore, sender=self)

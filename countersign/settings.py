@@ -164,7 +164,11 @@ else:
 # a later-numbered event may commit after it, and the chain must follow sequence order.
 AUDIT_SEAL_GRACE_SECONDS = env.float("AUDIT_SEAL_GRACE_SECONDS", default=2.0)
 
+# Owners' e-mail. EMAIL_URL (e.g. smtp+tls://user:password@smtp.example.com:587) sets the SMTP
+# backend, host, port, login and TLS in one variable; without it mail goes to the console.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="countersign@localhost")
 
 LOGGING = {
