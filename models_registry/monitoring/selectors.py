@@ -139,7 +139,7 @@ def review_economics(*, model: MLModel, start: datetime, end: datetime) -> dict:
         "hourly_cost": hourly,
         "cost": cost,
         "caught_count": caught_n,
-        "caught_value": caught["value"] or Decimal("0.00"),
+        "caught_value": (caught["value"] or Decimal("0")).quantize(CENTS),
         "cost_per_caught_error": (cost / caught_n).quantize(CENTS) if caught_n else None,
     }
 

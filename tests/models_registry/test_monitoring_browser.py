@@ -51,5 +51,10 @@ def test_a_model_page_with_data_renders_its_charts(live_server, loan_model, owne
             bars = page.locator("#distribution svg.chart rect.bar")
             assert bars.count() == 6  # three categories, baseline and current side by side
             assert page.locator("#drift .drifted").first.is_visible()
+
+            # On a tablet the wide drift table scrolls inside its card; the page does not.
+            page.set_viewport_size({"width": 820, "height": 1180})
+            assert page.evaluate("document.documentElement.scrollWidth") <= 820
+            assert page.locator("#charts svg.chart").first.bounding_box()["width"] <= 820
         finally:
             browser.close()
