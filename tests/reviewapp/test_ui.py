@@ -6,6 +6,7 @@ from django.test import Client
 from models_registry.models import ModelVersion
 from reviewapp.models import Decision, DeliveryStatus, ReviewItem, WebhookDelivery
 from reviewapp.services.queue import review_item_claim_next
+from tests.audit.conftest import grant_role
 from tests.reviewapp.review_items import make_item, make_items
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,16 @@ def test_the_login_page_leads_to_the_queue(client, reviewer, staffed_model):
         {"username": "carol", "password": "correct horse battery"},
     )
     assert response.status_code == 302 and response["Location"] == "/review/"
+
+
+def test_the_navigation_offers_only_pages_the_person_may_open(staffed_model, reviewer, compliance):
+    grant_role(compliance, "compliance officer")
+    compliance.is_staff = True
+    compliance.save()
+    reviewers_page = client_for(reviewer).get("/review/").content.decode()
+    compliance_page = client_for(compliance).get("/review/").content.decode()
+    assert 'href="/compliance/"' not in reviewers_page and 'href="/admin/"' not in reviewers_page
+    assert 'href="/compliance/"' in compliance_page and 'href="/admin/"' in compliance_page
 
 
 def test_the_queue_page_shows_counts_per_model_and_the_start_button(staffed_model, reviewer):
