@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import CharField, Count, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Cast
 from django.http import Http404
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -147,7 +148,7 @@ def review_economics(*, model: MLModel, start: datetime, end: datetime) -> dict:
 def status_light(model: MLModel, open_count: int, latest) -> tuple[str, str]:
     """green / amber / red with the reason, for the overview."""
     if open_count:
-        return "red", f"{open_count} open alert(s)"
+        return "red", f"{open_count} open alert{pluralize(open_count)}"
     if latest is None:
         return "grey", "not measured yet"
     share = latest.drift_share
