@@ -5,9 +5,10 @@ volume rule against the prediction table itself, so a silent scoring service is 
 minutes). One unresolved alert per rule is enforced by a partial unique index, so a rule that
 keeps firing opens one alert, not one per snapshot. Notifications are rows in
 ``AlertNotification``, delivered by a django-q2 task with retries and backoff; each attempt is
-claimed in a short transaction, made outside any, and its outcome recorded in another. Webhook
+claimed in a short transaction, made outside any, and its outcome recorded in another. What a
+notification says is fixed when it is created (``AlertNotification.payload``). Webhook
 notifications are signed like decision callbacks (``reviewapp.services.webhooks.sign``) and
-carry a ``Countersign-Event-Id`` that stays the same on every retry and replay
+carry a ``Countersign-Event-Id``; id and body stay the same on every retry and replay
 (docs/monitoring.md).
 """
 
@@ -423,6 +424,12 @@ def alerts_escalate(*, now: datetime | None = None) -> int:
 
 
 def _notify(alert: Alert, event: str, people) -> None:
+    """Queue one notification per recipient, each with what it will say fixed now.
+
+    A notification is an event: every attempt and every replay sends the stored ``payload``,
+    so a receiver deduping on ``event_id`` never sees two bodies under one id, whatever
+    happens to the alert in between.
+    """
     now = timezone.now()
     rows = [
         AlertNotification(
@@ -445,6 +452,8 @@ def _notify(alert: Alert, event: str, people) -> None:
                 next_attempt_at=now,
             )
         )
+    for n in rows:
+        n.payload = _content(n)
     AlertNotification.objects.bulk_create(rows, ignore_conflicts=True)
     transaction.on_commit(_enqueue_delivery)
 
@@ -456,6 +465,20 @@ def _enqueue_delivery() -> None:
         async_task("models_registry.monitoring.tasks.deliver_alert_notifications")
     except Exception:  # the broker being down must not fail the caller; the sweep retries
         logger.exception("could not enqueue alert delivery; the minute sweep will send it")
+
+
+def _content(n: AlertNotification) -> dict:
+    """What ``n`` will say, from its alert as it is now; stored once, on the notification.
+
+    Webhooks store their whole body (``event_id`` and ``type`` included). E-mails store
+    their subject and body too, although no receiver dedupes them: a message retried after
+    the alert was resolved would otherwise announce an opening with a resolution in it, and
+    the row is the record of what the owner was told.
+    """
+    if n.channel == "email":
+        subject, body = _message(n)
+        return {"subject": subject, "body": body}
+    return _payload(n)
 
 
 def _message(n: AlertNotification) -> tuple[str, str]:
@@ -506,8 +529,9 @@ class Outcome:
 
 
 def _post_webhook(n: AlertNotification) -> Outcome:
-    """One POST, signed like decision callbacks; a non-2xx answer is a failed attempt."""
-    body = json.dumps(_payload(n), sort_keys=True, separators=(",", ":")).encode()
+    """One POST of the stored body, signed like decision callbacks; a non-2xx answer is a
+    failed attempt."""
+    body = json.dumps(n.payload, sort_keys=True, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Countersign-Webhook/1",
@@ -540,8 +564,7 @@ def _post_webhook(n: AlertNotification) -> Outcome:
 def _send_email(n: AlertNotification) -> Outcome:
     if "@" not in n.recipient:
         raise ValueError(f"{n.recipient.removeprefix('user:')} has no e-mail address")
-    subject, body = _message(n)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [n.recipient])
+    send_mail(n.payload["subject"], n.payload["body"], settings.DEFAULT_FROM_EMAIL, [n.recipient])
     return Outcome()
 
 
@@ -575,6 +598,10 @@ def notification_claim_next(*, now: datetime) -> AlertNotification | None:
     attempt is counted here, before the send, so a worker killed mid-send still leaves a
     trace (``attempts`` and ``last_error``), and the notification is taken again, same event
     id, once the lease has run out.
+
+    A row created before payloads were stored gets its payload here, once, before its first
+    send, and keeps it. The row is read back after the update so the send uses the payload
+    as stored (a JSON round trip can change a number's spelling), like every later attempt.
     """
     n = (
         AlertNotification.objects.select_for_update(skip_locked=True)
@@ -591,7 +618,11 @@ def notification_claim_next(*, now: datetime) -> AlertNotification | None:
         "its worker stopped and it is retried when the lease runs out"
     )
     n.last_status_code = None
-    n.save(update_fields=["attempts", "next_attempt_at", "last_error", "last_status_code"])
+    fields = ["attempts", "next_attempt_at", "last_error", "last_status_code"]
+    if not n.payload:
+        n.payload = _content(n)
+        fields.append("payload")
+    n.save(update_fields=fields)
     return AlertNotification.objects.select_related("alert", "alert__model", "alert__rule").get(
         pk=n.pk
     )
@@ -666,8 +697,9 @@ class NotificationReplayError(ValueError):
 
 @transaction.atomic
 def alert_notification_replay(*, notification: AlertNotification, user) -> AlertNotification:
-    """Send a webhook notification again with the same event id, after it failed or even after
-    it arrived (a receiver that lost it asks for it again); the receiver dedupes on the id.
+    """Send a webhook notification again with the same event id and the same stored body,
+    after it failed or even after it arrived (a receiver that lost it asks for it again); the
+    receiver dedupes on the id.
 
     Attempts are kept, so the history stays true: a notification that had used up its
     attempts gets one more, and is failed again if that one fails.

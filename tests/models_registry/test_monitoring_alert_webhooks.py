@@ -1,5 +1,7 @@
-"""Alert webhooks reach a pager bridge signed like decision callbacks, with an event id that
-stays the same on every retry and replay; a rule with a webhook URL needs a secret."""
+"""Alert webhooks reach a pager bridge signed like decision callbacks, with an event id and a
+body that stay the same on every retry and replay; a rule with a webhook URL needs a secret.
+No transaction is open while a POST waits for its answer, and an attempt whose worker stopped
+is made again once its lease runs out."""
 
 import json
 import logging
@@ -15,11 +17,18 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from audit.models import AuditEvent
-from models_registry.models import AlertMetric, AlertNotification, AlertRule, Comparison
+from models_registry.models import (
+    Alert,
+    AlertMetric,
+    AlertNotification,
+    AlertRule,
+    Comparison,
+)
 from models_registry.monitoring.alerts import (
     NotificationReplayError,
     Outcome,
     alert_notification_replay,
+    alert_resolve,
     alerts_evaluate,
     delivery_lease,
     notification_attempt_record,
@@ -244,6 +253,59 @@ def test_it_backs_off_1_2_4_8_minutes_then_gives_up_after_five_attempts(
     assert AlertNotification.objects.get(channel="email").status == "sent"
 
 
+def test_the_body_is_fixed_when_the_notification_is_created(loan_model, paged_rule, receiver):
+    breach(loan_model)
+    hook = the_webhook()
+    assert hook.payload["event_id"] == str(hook.event_id)
+    assert hook.payload["type"] == "alert.opened" and hook.payload["status"] == "open"
+
+    notifications_deliver()
+
+    [request] = receiver.requests
+    assert json.loads(request["body"]) == hook.payload
+
+
+def test_a_retry_carries_the_first_attempts_body_byte_for_byte_after_the_alert_was_resolved(
+    loan_model, paged_rule, receiver, owner
+):
+    breach(loan_model)
+    receiver.status = 503
+    first_try = timezone.now()
+    notifications_deliver(now=first_try)
+    alert_resolve(alert=Alert.objects.get(), user=owner, note="Fixed upstream.")
+    receiver.status = 200
+
+    notifications_deliver(now=first_try + timedelta(minutes=1))
+
+    first, second = receiver.requests
+    assert second["body"] == first["body"]
+    payload = json.loads(second["body"])
+    assert payload["type"] == "alert.opened" and payload["status"] == "open"
+    assert the_webhook().status == "sent"
+
+
+def test_a_notification_queued_before_bodies_were_stored_gets_its_body_once_at_first_send(
+    loan_model, paged_rule, receiver, owner
+):
+    breach(loan_model)
+    AlertNotification.objects.update(payload={})  # as rows created before the field existed
+    receiver.status = 503
+    first_try = timezone.now()
+
+    notifications_deliver(now=first_try)
+
+    hook = the_webhook()
+    assert hook.payload["event_id"] == str(hook.event_id)
+    assert hook.payload["type"] == "alert.opened" and hook.payload["status"] == "open"
+    assert AlertNotification.objects.get(channel="email").payload["subject"]
+    alert_resolve(alert=Alert.objects.get(), user=owner, note="Fixed upstream.")
+    receiver.status = 200
+    notifications_deliver(now=first_try + timedelta(minutes=1))
+    first, second = receiver.requests
+    assert second["body"] == first["body"]
+    assert json.loads(first["body"]) == hook.payload
+
+
 def test_a_redirect_is_not_followed_and_counts_as_a_failure(loan_model, paged_rule, receiver):
     breach(loan_model)
     receiver.status = 302
@@ -448,6 +510,22 @@ def test_a_delivered_webhook_can_be_replayed_for_a_receiver_that_lost_it(
     first, second = receiver.requests
     assert first["body"] == second["body"]
     assert first["headers"]["Countersign-Event-Id"] == second["headers"]["Countersign-Event-Id"]
+
+
+def test_a_replay_sends_the_stored_body_not_the_alerts_state_at_replay_time(
+    loan_model, paged_rule, receiver, owner
+):
+    breach(loan_model)
+    notifications_deliver()
+    alert_resolve(alert=Alert.objects.get(), user=owner, note="Fixed upstream.")
+
+    alert_notification_replay(notification=the_webhook(), user=owner)
+    notifications_deliver()
+
+    first, replayed = receiver.requests
+    assert replayed["body"] == first["body"]
+    assert json.loads(replayed["body"]) == the_webhook().payload
+    assert json.loads(replayed["body"])["status"] == "open"
 
 
 def test_a_replay_that_fails_once_more_is_failed_again(loan_model, paged_rule, receiver, owner):
