@@ -575,6 +575,13 @@ class AlertNotification(models.Model):
         editable=False,
         help_text="Sent as Countersign-Event-Id; the same on every retry and replay.",
     )
+    payload = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What is sent, fixed when the notification is created: the webhook body, or "
+        "the e-mail's subject and body. Empty only on rows older than this field, which get "
+        "theirs at their first attempt.",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_status_code = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="The HTTP status of the last webhook attempt."

@@ -4,9 +4,11 @@ A rule is evaluated after each snapshot run against the stored snapshots of its 
 volume rule against the prediction table itself, so a silent scoring service is noticed within
 minutes). One unresolved alert per rule is enforced by a partial unique index, so a rule that
 keeps firing opens one alert, not one per snapshot. Notifications are rows in
-``AlertNotification``, delivered by a django-q2 task with retries and backoff. Webhook
+``AlertNotification``, delivered by a django-q2 task with retries and backoff; each attempt is
+claimed in a short transaction, made outside any, and its outcome recorded in another. What a
+notification says is fixed when it is created (``AlertNotification.payload``). Webhook
 notifications are signed like decision callbacks (``reviewapp.services.webhooks.sign``) and
-carry a ``Countersign-Event-Id`` that stays the same on every retry and replay
+carry a ``Countersign-Event-Id``; id and body stay the same on every retry and replay
 (docs/monitoring.md).
 """
 
@@ -422,6 +424,12 @@ def alerts_escalate(*, now: datetime | None = None) -> int:
 
 
 def _notify(alert: Alert, event: str, people) -> None:
+    """Queue one notification per recipient, each with what it will say fixed now.
+
+    A notification is an event: every attempt and every replay sends the stored ``payload``,
+    so a receiver deduping on ``event_id`` never sees two bodies under one id, whatever
+    happens to the alert in between.
+    """
     now = timezone.now()
     rows = [
         AlertNotification(
@@ -444,6 +452,8 @@ def _notify(alert: Alert, event: str, people) -> None:
                 next_attempt_at=now,
             )
         )
+    for n in rows:
+        n.payload = _content(n)
     AlertNotification.objects.bulk_create(rows, ignore_conflicts=True)
     transaction.on_commit(_enqueue_delivery)
 
@@ -455,6 +465,20 @@ def _enqueue_delivery() -> None:
         async_task("models_registry.monitoring.tasks.deliver_alert_notifications")
     except Exception:  # the broker being down must not fail the caller; the sweep retries
         logger.exception("could not enqueue alert delivery; the minute sweep will send it")
+
+
+def _content(n: AlertNotification) -> dict:
+    """What ``n`` will say, from its alert as it is now; stored once, on the notification.
+
+    Webhooks store their whole body (``event_id`` and ``type`` included). E-mails store
+    their subject and body too, although no receiver dedupes them: a message retried after
+    the alert was resolved would otherwise announce an opening with a resolution in it, and
+    the row is the record of what the owner was told.
+    """
+    if n.channel == "email":
+        subject, body = _message(n)
+        return {"subject": subject, "body": body}
+    return _payload(n)
 
 
 def _message(n: AlertNotification) -> tuple[str, str]:
@@ -496,13 +520,18 @@ def _payload(n: AlertNotification) -> dict:
     }
 
 
-class WebhookRefused(Exception):
-    pass
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt went: no error means delivered."""
+
+    error: str = ""
+    status_code: int | None = None
 
 
-def _post_webhook(n: AlertNotification) -> None:
-    """One POST, signed like decision callbacks; records the answer's status on ``n``."""
-    body = json.dumps(_payload(n), sort_keys=True, separators=(",", ":")).encode()
+def _post_webhook(n: AlertNotification) -> Outcome:
+    """One POST of the stored body, signed like decision callbacks; a non-2xx answer is a
+    failed attempt."""
+    body = json.dumps(n.payload, sort_keys=True, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Countersign-Webhook/1",
@@ -517,7 +546,6 @@ def _post_webhook(n: AlertNotification) -> None:
             n.event_id,
             n.alert.rule_id,
         )
-    n.last_status_code = None
     response = requests.post(
         n.recipient,
         data=body,
@@ -525,52 +553,141 @@ def _post_webhook(n: AlertNotification) -> None:
         timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
         allow_redirects=False,
     )
-    n.last_status_code = response.status_code
     if not 200 <= response.status_code < 300:
-        raise WebhookRefused(f"HTTP {response.status_code}: {response.text[:200]}")
+        return Outcome(
+            error=f"HTTP {response.status_code}: {response.text[:200]}",
+            status_code=response.status_code,
+        )
+    return Outcome(status_code=response.status_code)
 
 
-def _send(n: AlertNotification) -> None:
-    if n.channel == "email":
-        if "@" not in n.recipient:
-            raise ValueError(f"{n.recipient.removeprefix('user:')} has no e-mail address")
-        subject, body = _message(n)
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [n.recipient])
+def _send_email(n: AlertNotification) -> Outcome:
+    if "@" not in n.recipient:
+        raise ValueError(f"{n.recipient.removeprefix('user:')} has no e-mail address")
+    send_mail(n.payload["subject"], n.payload["body"], settings.DEFAULT_FROM_EMAIL, [n.recipient])
+    return Outcome()
+
+
+# --- Delivering: claim, send, record -----------------------------------------------------
+
+
+def delivery_lease() -> timedelta:
+    """How long a taken attempt keeps its notification away from other workers.
+
+    Longer than a send can last, so a slow but live attempt is not made twice: ``requests``
+    applies the timeout to connecting and to reading separately, hence twice the timeout,
+    plus a margin. Short enough that an attempt whose worker died is made again within a
+    minute or two. E-mail is covered by ``EMAIL_TIMEOUT`` when it is set.
+    """
+    timeout = max(settings.WEBHOOK_TIMEOUT_SECONDS, getattr(settings, "EMAIL_TIMEOUT", 0) or 0)
+    return timedelta(seconds=2 * timeout + 30)
+
+
+def _retry_wait(attempts: int) -> timedelta:
+    """1, 2, 4, 8 minutes after the 1st, 2nd, 3rd, 4th failed attempt (docs/monitoring.md)."""
+    return timedelta(seconds=60 * 2 ** (attempts - 1))
+
+
+@transaction.atomic
+def notification_claim_next(*, now: datetime) -> AlertNotification | None:
+    """Take the right to make one attempt at the most overdue notification, and commit.
+
+    The row lock (SKIP LOCKED: workers share the queue and never wait on each other) lasts
+    only for this short transaction. What keeps a second worker off while the send is in
+    flight is the lease: ``next_attempt_at`` moves past the longest a send can take. The
+    attempt is counted here, before the send, so a worker killed mid-send still leaves a
+    trace (``attempts`` and ``last_error``), and the notification is taken again, same event
+    id, once the lease has run out.
+
+    A row created before payloads were stored gets its payload here, once, before its first
+    send, and keeps it. The row is read back after the update so the send uses the payload
+    as stored (a JSON round trip can change a number's spelling), like every later attempt.
+    """
+    n = (
+        AlertNotification.objects.select_for_update(skip_locked=True)
+        .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .first()
+    )
+    if n is None:
+        return None
+    n.attempts += 1
+    n.next_attempt_at = now + delivery_lease()
+    n.last_error = (
+        f"attempt {n.attempts} taken at {now.isoformat()} has no outcome yet; if this stays, "
+        "its worker stopped and it is retried when the lease runs out"
+    )
+    n.last_status_code = None
+    fields = ["attempts", "next_attempt_at", "last_error", "last_status_code"]
+    if not n.payload:
+        n.payload = _content(n)
+        fields.append("payload")
+    n.save(update_fields=fields)
+    return AlertNotification.objects.select_related("alert", "alert__model", "alert__rule").get(
+        pk=n.pk
+    )
+
+
+def notification_send(n: AlertNotification) -> Outcome:
+    """Make the claimed attempt, outside any transaction: a slow receiver or mail server
+    then holds no lock and no open transaction. Never raises: whatever goes wrong is this
+    attempt's outcome, to be recorded and retried."""
+    try:
+        if n.channel == "email":
+            return _send_email(n)
+        return _post_webhook(n)
+    except Exception as error:
+        return Outcome(error=str(error)[:2000])
+
+
+def notification_attempt_record(
+    *, notification: AlertNotification, attempt_at: datetime, outcome: Outcome
+) -> bool:
+    """Write down how a claimed attempt went, in one short conditional UPDATE; True if sent.
+
+    Only the attempt that still holds the notification writes (``attempts`` unchanged since
+    the claim). One that outlived its lease while another worker took the notification
+    again leaves the row to that later attempt; the receiver may then get the event twice,
+    which its ``event_id`` lets it ignore.
+    """
+    n = notification
+    fields = {"last_error": outcome.error, "last_status_code": outcome.status_code}
+    if not outcome.error:
+        fields.update(status=NotificationStatus.SENT, sent_at=attempt_at)
+    elif n.attempts >= MAX_DELIVERY_ATTEMPTS:
+        fields.update(status=NotificationStatus.FAILED)
     else:
-        _post_webhook(n)
+        fields.update(next_attempt_at=attempt_at + _retry_wait(n.attempts))
+    recorded = AlertNotification.objects.filter(
+        pk=n.pk, status=NotificationStatus.PENDING, attempts=n.attempts
+    ).update(**fields)
+    if not recorded:
+        logger.warning(
+            "outcome of attempt %s of %s dropped: the notification was taken again after "
+            "its lease ran out (%s)",
+            n.attempts,
+            n.event_id,
+            outcome.error or "sent",
+        )
+        return False
+    if fields.get("status") == NotificationStatus.FAILED:
+        logger.error("gave up delivering %s: %s", n, outcome.error)
+    return not outcome.error
 
 
 def notifications_deliver(*, now: datetime | None = None, limit: int = 100) -> int:
-    """Send due notifications, one row lock at a time (SKIP LOCKED: workers share the queue)."""
+    """Send due notifications, one attempt at a time, each in three steps: claim (a short
+    transaction), send (no transaction), record the outcome (another short one). A slow
+    receiver then holds neither a row lock nor an open transaction, and several workers
+    share the queue. Returns how many were sent."""
     sent = 0
     for _ in range(limit):
-        with transaction.atomic():
-            now_ = now or timezone.now()
-            n = (
-                AlertNotification.objects.select_for_update(skip_locked=True)
-                .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now_)
-                .select_related("alert", "alert__model", "alert__rule")
-                .order_by("next_attempt_at")
-                .first()
-            )
-            if n is None:
-                break
-            n.attempts += 1
-            try:
-                _send(n)
-            except Exception as error:
-                n.last_error = str(error)[:2000]
-                if n.attempts >= MAX_DELIVERY_ATTEMPTS:
-                    n.status = NotificationStatus.FAILED
-                    logger.error("gave up delivering %s: %s", n, error)
-                else:
-                    n.next_attempt_at = now_ + timedelta(seconds=60 * 2 ** (n.attempts - 1))
-            else:
-                n.status = NotificationStatus.SENT
-                n.sent_at = now_
-                n.last_error = ""
-                sent += 1
-            n.save()
+        attempt_at = now or timezone.now()
+        n = notification_claim_next(now=attempt_at)
+        if n is None:
+            break
+        outcome = notification_send(n)
+        sent += notification_attempt_record(notification=n, attempt_at=attempt_at, outcome=outcome)
     return sent
 
 
@@ -580,8 +697,9 @@ class NotificationReplayError(ValueError):
 
 @transaction.atomic
 def alert_notification_replay(*, notification: AlertNotification, user) -> AlertNotification:
-    """Send a webhook notification again with the same event id, after it failed or even after
-    it arrived (a receiver that lost it asks for it again); the receiver dedupes on the id.
+    """Send a webhook notification again with the same event id and the same stored body,
+    after it failed or even after it arrived (a receiver that lost it asks for it again); the
+    receiver dedupes on the id.
 
     Attempts are kept, so the history stays true: a notification that had used up its
     attempts gets one more, and is failed again if that one fails.

@@ -1,22 +1,38 @@
-"""Alert webhooks reach a pager bridge signed like decision callbacks, with an event id that
-stays the same on every retry and replay; a rule with a webhook URL needs a secret."""
+"""Alert webhooks reach a pager bridge signed like decision callbacks, with an event id and a
+body that stay the same on every retry and replay; a rule with a webhook URL needs a secret.
+No transaction is open while a POST waits for its answer, and an attempt whose worker stopped
+is made again once its lease runs out."""
 
 import json
 import logging
 from datetime import timedelta
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from django_q.models import OrmQ
 
 from audit.models import AuditEvent
-from models_registry.models import AlertMetric, AlertNotification, AlertRule, Comparison
+from models_registry.models import (
+    Alert,
+    AlertMetric,
+    AlertNotification,
+    AlertRule,
+    Comparison,
+)
 from models_registry.monitoring.alerts import (
     NotificationReplayError,
+    Outcome,
     alert_notification_replay,
+    alert_resolve,
     alerts_evaluate,
+    delivery_lease,
+    notification_attempt_record,
+    notification_claim_next,
     notifications_deliver,
 )
 from reviewapp.services.webhooks import verify
@@ -237,6 +253,59 @@ def test_it_backs_off_1_2_4_8_minutes_then_gives_up_after_five_attempts(
     assert AlertNotification.objects.get(channel="email").status == "sent"
 
 
+def test_the_body_is_fixed_when_the_notification_is_created(loan_model, paged_rule, receiver):
+    breach(loan_model)
+    hook = the_webhook()
+    assert hook.payload["event_id"] == str(hook.event_id)
+    assert hook.payload["type"] == "alert.opened" and hook.payload["status"] == "open"
+
+    notifications_deliver()
+
+    [request] = receiver.requests
+    assert json.loads(request["body"]) == hook.payload
+
+
+def test_a_retry_carries_the_first_attempts_body_byte_for_byte_after_the_alert_was_resolved(
+    loan_model, paged_rule, receiver, owner
+):
+    breach(loan_model)
+    receiver.status = 503
+    first_try = timezone.now()
+    notifications_deliver(now=first_try)
+    alert_resolve(alert=Alert.objects.get(), user=owner, note="Fixed upstream.")
+    receiver.status = 200
+
+    notifications_deliver(now=first_try + timedelta(minutes=1))
+
+    first, second = receiver.requests
+    assert second["body"] == first["body"]
+    payload = json.loads(second["body"])
+    assert payload["type"] == "alert.opened" and payload["status"] == "open"
+    assert the_webhook().status == "sent"
+
+
+def test_a_notification_queued_before_bodies_were_stored_gets_its_body_once_at_first_send(
+    loan_model, paged_rule, receiver, owner
+):
+    breach(loan_model)
+    AlertNotification.objects.update(payload={})  # as rows created before the field existed
+    receiver.status = 503
+    first_try = timezone.now()
+
+    notifications_deliver(now=first_try)
+
+    hook = the_webhook()
+    assert hook.payload["event_id"] == str(hook.event_id)
+    assert hook.payload["type"] == "alert.opened" and hook.payload["status"] == "open"
+    assert AlertNotification.objects.get(channel="email").payload["subject"]
+    alert_resolve(alert=Alert.objects.get(), user=owner, note="Fixed upstream.")
+    receiver.status = 200
+    notifications_deliver(now=first_try + timedelta(minutes=1))
+    first, second = receiver.requests
+    assert second["body"] == first["body"]
+    assert json.loads(first["body"]) == hook.payload
+
+
 def test_a_redirect_is_not_followed_and_counts_as_a_failure(loan_model, paged_rule, receiver):
     breach(loan_model)
     receiver.status = 302
@@ -262,6 +331,117 @@ def test_an_old_rule_without_a_secret_still_sends_unsigned_and_says_so(
     assert request["headers"]["Countersign-Event-Id"] == str(the_webhook().event_id)
     warnings = [r for r in caplog.records if "sent unsigned" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+
+
+# --- An attempt: claimed, sent outside any transaction, recorded -----------------------------
+
+
+def _raw_connection() -> psycopg.Connection:
+    """A second connection to the test database, not Django's: it sees only committed rows
+    and takes its own locks, as another worker would."""
+    params = connection.get_connection_params()
+    for django_only in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(django_only, None)
+    return psycopg.connect(**{k: v for k, v in params.items() if v not in (None, "")})
+
+
+def _look_from_another_connection(sender_pid: int, notification_pk: int) -> dict:
+    """What another session sees of the sender and of the row while the POST is in flight."""
+    table = AlertNotification._meta.db_table
+    with _raw_connection() as other, other.cursor() as cursor:
+        cursor.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", [sender_pid])
+        [sender_state] = cursor.fetchone()
+        try:
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [notification_pk]
+            )
+            row_locked = False
+        except psycopg.errors.LockNotAvailable:
+            row_locked = True
+        other.rollback()  # let go of the lock before the sender records its outcome
+    return {"sender": sender_state, "row_locked": row_locked}
+
+
+@pytest.mark.django_db(transaction=True)  # the claim must really commit to be seen
+def test_no_transaction_is_open_and_the_row_is_not_locked_while_the_post_is_in_flight(
+    loan_model, paged_rule, receiver
+):
+    breach(loan_model)
+    hook = the_webhook()
+    connection.ensure_connection()
+    sender_pid = connection.connection.info.backend_pid
+    seen = []
+
+    def while_the_sender_waits(request):
+        try:
+            seen.append(_look_from_another_connection(sender_pid, hook.pk))
+        except Exception as error:  # an assertion in this thread would only drop the answer
+            seen.append(repr(error))
+
+    receiver.on_request = while_the_sender_waits
+    notifications_deliver()
+
+    assert seen == [{"sender": "idle", "row_locked": False}]
+    hook.refresh_from_db()
+    assert hook.status == "sent" and hook.attempts == 1 and hook.last_status_code == 200
+
+
+def test_an_attempt_is_counted_when_it_is_taken_and_keeps_other_workers_off_for_its_lease(
+    loan_model, paged_rule, receiver
+):
+    breach(loan_model)
+    AlertNotification.objects.filter(channel="email").delete()  # only the webhook is queued
+    taken_at = timezone.now()
+
+    taken = notification_claim_next(now=taken_at)
+
+    hook = the_webhook()
+    assert taken.pk == hook.pk
+    assert hook.status == "pending" and hook.attempts == 1
+    assert hook.next_attempt_at == taken_at + delivery_lease()
+    assert "attempt 1" in hook.last_error and "no outcome" in hook.last_error
+    assert delivery_lease() > timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS)
+    assert notification_claim_next(now=taken_at) is None
+
+
+def test_an_attempt_that_never_finished_is_retried_after_its_lease_with_the_same_event_id(
+    loan_model, paged_rule, receiver
+):
+    breach(loan_model)
+    AlertNotification.objects.filter(channel="email").delete()  # only the webhook is queued
+    taken_at = timezone.now()
+    taken = notification_claim_next(now=taken_at)
+    # The worker dies here: nothing is POSTed and no outcome is recorded.
+    lease_ends = taken_at + delivery_lease()
+
+    assert notifications_deliver(now=lease_ends - timedelta(seconds=1)) == 0
+    assert receiver.requests == []
+    assert notifications_deliver(now=lease_ends) == 1
+
+    [request] = receiver.requests
+    assert request["headers"]["Countersign-Event-Id"] == str(taken.event_id)
+    assert json.loads(request["body"])["event_id"] == str(taken.event_id)
+    hook = the_webhook()
+    assert hook.status == "sent" and hook.attempts == 2 and hook.last_error == ""
+
+
+def test_a_late_outcome_from_an_attempt_that_outlived_its_lease_does_not_overwrite_the_next(
+    loan_model, paged_rule, receiver
+):
+    breach(loan_model)
+    AlertNotification.objects.filter(channel="email").delete()  # only the webhook is queued
+    taken_at = timezone.now()
+    slow = notification_claim_next(now=taken_at)
+    receiver.status = 503
+    notifications_deliver(now=taken_at + delivery_lease())  # attempt 2 fails, retry planned
+
+    recorded = notification_attempt_record(
+        notification=slow, attempt_at=taken_at, outcome=Outcome(status_code=200)
+    )
+
+    assert recorded is False
+    hook = the_webhook()
+    assert hook.status == "pending" and hook.attempts == 2 and hook.last_status_code == 503
 
 
 # --- Replay --------------------------------------------------------------------------------
@@ -330,6 +510,22 @@ def test_a_delivered_webhook_can_be_replayed_for_a_receiver_that_lost_it(
     first, second = receiver.requests
     assert first["body"] == second["body"]
     assert first["headers"]["Countersign-Event-Id"] == second["headers"]["Countersign-Event-Id"]
+
+
+def test_a_replay_sends_the_stored_body_not_the_alerts_state_at_replay_time(
+    loan_model, paged_rule, receiver, owner
+):
+    breach(loan_model)
+    notifications_deliver()
+    alert_resolve(alert=Alert.objects.get(), user=owner, note="Fixed upstream.")
+
+    alert_notification_replay(notification=the_webhook(), user=owner)
+    notifications_deliver()
+
+    first, replayed = receiver.requests
+    assert replayed["body"] == first["body"]
+    assert json.loads(replayed["body"]) == the_webhook().payload
+    assert json.loads(replayed["body"])["status"] == "open"
 
 
 def test_a_replay_that_fails_once_more_is_failed_again(loan_model, paged_rule, receiver, owner):

@@ -20,6 +20,7 @@ from models_registry.models import (
 from models_registry.monitoring import alerts
 from models_registry.monitoring.alerts import (
     alert_acknowledge,
+    alert_resolve,
     alert_rules_ensure_defaults,
     alerts_escalate,
     alerts_evaluate,
@@ -90,6 +91,19 @@ def test_the_owner_is_told_by_email(loan_model, violation_rule, owner):
     assert "loan-default" in message.subject and violation_rule.name in message.subject
     assert "Contract-violation rate was 0.15" in message.body
     assert notifications_deliver() == 0  # sent once
+
+
+def test_the_email_says_what_was_true_when_the_alert_opened(loan_model, violation_rule, owner):
+    now = timezone.now()
+    snapshot(loan_model, hour(now, 1), volume=200, violating=30)
+    alerts_evaluate(model=loan_model, now=now)
+    alert_resolve(alert=Alert.objects.get(), user=owner, note="Fixed upstream.")
+
+    notifications_deliver()
+
+    [message] = mail.outbox
+    assert message.subject.startswith("[Countersign] Alert:")
+    assert "Resolution" not in message.body and "Fixed upstream" not in message.body
 
 
 def test_an_unacknowledged_alert_escalates_to_the_backup_owner(

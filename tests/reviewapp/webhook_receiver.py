@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    """Records every POST; answers with ``self.status`` (change it to simulate outages)."""
+    """Records every POST; answers with ``self.status`` (change it to simulate outages).
+
+    ``on_request``, when set, is called with each recorded request before the answer goes
+    out: a test can look at the database while the sender is still waiting for its response.
+    """
 
     def __init__(self):
         self.requests: list[dict] = []
         self.status = 200
+        self.on_request: Callable[[dict], None] | None = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                request = {"headers": dict(self.headers), "body": body}
+                receiver.requests.append(request)
+                if receiver.on_request is not None:
+                    receiver.on_request(request)
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
