@@ -176,6 +176,12 @@ def _attempt_record(delivery, status_code, error, duration_ms) -> WebhookDeliver
         duration_ms=duration_ms,
     )
     delivery.attempts += 1
+    if delivery.status == DeliveryStatus.DELIVERED:
+        # An attempt that outlived its lease while a later one got through: the POST
+        # happened and is on record, but it must not turn a delivered event back into a
+        # failed one (that would send it yet again).
+        delivery.save(update_fields=["attempts"])
+        return delivery
     delivery.last_status_code = status_code
     delivery.last_error = error
     give_up_at = (delivery.replayed_at or delivery.created_at) + timedelta(

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -119,6 +120,34 @@ def test_a_failing_receiver_is_retried_with_backoff_and_the_same_event_id(
     ids = {r["headers"]["Countersign-Event-Id"] for r in receiver.requests}
     assert len(receiver.requests) == 2 and ids == {str(delivery.event_id)}
     assert [a.status_code for a in delivery.attempt_log.all()] == [503, 204]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_that_outlived_its_lease_does_not_undo_a_later_delivery(
+    hooked_model, reviewer, receiver
+):
+    decide(hooked_model, reviewer, action="approve")
+    delivery = WebhookDelivery.objects.get()
+
+    def meanwhile(request):
+        if len(receiver.requests) == 1:
+            # The first POST hangs past its lease; another worker takes the delivery over
+            # and gets through before the first one hears back (a 503).
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+            receiver.status = 204
+            try:
+                webhook_delivery_attempt(delivery_id=delivery.pk)
+            finally:
+                connection.close()
+            receiver.status = 503
+
+    receiver.on_request = meanwhile
+    webhook_delivery_attempt(delivery_id=delivery.pk)
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED and delivery.next_attempt_at is None
+    assert delivery.attempts == 2
+    assert sorted(a.status_code for a in delivery.attempt_log.all()) == [204, 503]
 
 
 def test_backoff_doubles_and_is_capped():
