@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from audit.models import AuditEvent
+from models_registry import access
 from models_registry.authentication import ServicePrincipal
 from models_registry.models import (
     MLModel,
@@ -36,6 +37,22 @@ def user_may_approve(user, model: MLModel) -> bool:
 
 def user_is_owner(user, model: MLModel) -> bool:
     return getattr(user, "pk", None) in {model.owner_id, model.backup_owner_id} - {None}
+
+
+def user_may_reject(user, model: MLModel) -> bool:
+    """Anyone who works on the model may reject a candidate; a compliance officer reads every
+    model but acts on none (docs/roles.md)."""
+    return access.models_operated_by(user).filter(pk=model.pk).exists()
+
+
+def user_may_edit_gates(user, model: MLModel) -> bool:
+    """What the admin's retraining policy page lets through (``OwnerScopedAdmin``): staff who
+    own or back up the model, or administrators; the pages link there only for them."""
+    return (
+        access.is_person(user)
+        and user.is_staff
+        and access.models_administered_by(user).filter(pk=model.pk).exists()
+    )
 
 
 def user_may_request(user, model: MLModel) -> bool:

@@ -23,7 +23,6 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.services import audit_event_record
-from models_registry import access
 from models_registry.models import (
     RETRAINING_OPEN_STATUSES,
     MLModel,
@@ -50,6 +49,7 @@ from models_registry.retraining.selectors import (
     rollback_target_for,
     user_is_owner,
     user_may_approve,
+    user_may_reject,
     user_may_request,
 )
 from models_registry.services import version_activate
@@ -549,7 +549,7 @@ def retraining_sign(
     if decision == SignOffDecision.APPROVE and not user_may_approve(user, model):
         raise NotAllowed("Only the model's owners and named approvers may approve.")
     if decision == SignOffDecision.REJECT:
-        if not access.models_operated_by(user).filter(pk=model.pk).exists():
+        if not user_may_reject(user, model):
             raise NotAllowed("You may not act on this model.")
         if not comment:
             raise InvalidInput("Say why you reject the candidate.", field="comment")

@@ -23,6 +23,8 @@ from models_registry.retraining.selectors import (
     rollback_target_for,
     user_is_owner,
     user_may_approve,
+    user_may_edit_gates,
+    user_may_reject,
     user_may_request,
 )
 from models_registry.selectors import models_visible_to
@@ -51,7 +53,7 @@ def model_panel_context(model: MLModel, user) -> dict:
         "may_request": user_may_request(user, model),
         "rollback_target": rollback_target_for(model) if user_is_owner(user, model) else None,
         "request_form": ReasonForm(),
-        "is_owner": user_is_owner(user, model),
+        "may_edit_gates": user_may_edit_gates(user, model),
     }
 
 
@@ -108,7 +110,10 @@ def model_rollback(request, slug: str) -> HttpResponse:
 
 
 def _request_page(request, retraining, *, sign_form=None, cancel_form=None, status=200):
+    """Every form on the page is offered only to whom its POST handler's service allows, with
+    the same selector, so the page never offers what the server refuses."""
     user = request.user
+    model = retraining.model
     report = getattr(retraining, "validation_report", None)
     signoffs = list(retraining.signoffs.select_related("user"))
     approvals = [s for s in signoffs if s.decision == SignOffDecision.APPROVE]
@@ -121,7 +126,8 @@ def _request_page(request, retraining, *, sign_form=None, cancel_form=None, stat
         "signoffs": signoffs,
         "approvals": len(approvals),
         "approvers": list(approvers_of(retraining.model)),
-        "may_approve": user_may_approve(user, retraining.model),
+        "may_approve": user_may_approve(user, model),
+        "may_reject": user_may_reject(user, model),
         "has_signed": any(s.user_id == user.pk for s in signoffs),
         "is_requester": retraining.requested_by_id == user.pk,
         "may_cancel": retraining.is_open
