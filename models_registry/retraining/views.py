@@ -17,6 +17,8 @@ from models_registry.retraining.forms import ReasonForm, SignOffForm
 from models_registry.retraining.selectors import (
     approvers_of,
     open_request_for_model,
+    pipeline_delivery_for,
+    pipeline_resend_refusal,
     retraining_inbox_for,
     retraining_requests_visible_to,
     retraining_timeline,
@@ -126,6 +128,8 @@ def _request_page(request, retraining, *, sign_form=None, cancel_form=None, stat
         "signoffs": signoffs,
         "approvals": len(approvals),
         "approvers": list(approvers_of(retraining.model)),
+        "pipeline": pipeline_delivery_for(retraining),
+        "may_resend": user_is_owner(user, model) and pipeline_resend_refusal(retraining) is None,
         "may_approve": user_may_approve(user, model),
         "may_reject": user_may_reject(user, model),
         "has_signed": any(s.user_id == user.pk for s in signoffs),
@@ -197,6 +201,19 @@ def request_validate(request, pk: int) -> HttpResponse:
         messages.error(request, error.message)
         return _request_page(request, retraining, status=error.status_code)
     messages.success(request, "Validation started.")
+    return redirect("retraining-request", pk=retraining.pk)
+
+
+@login_required
+@require_POST
+def request_pipeline_resend(request, pk: int) -> HttpResponse:
+    retraining = _request_for(request.user, pk)
+    try:
+        services.retraining_pipeline_resend(request=retraining, user=request.user)
+    except services.RetrainingError as error:
+        messages.error(request, error.message)
+        return _request_page(request, retraining, status=error.status_code)
+    messages.success(request, "Sent to the pipeline again; its delivery is shown below.")
     return redirect("retraining-request", pk=retraining.pk)
 
 

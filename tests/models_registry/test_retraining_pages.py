@@ -1,7 +1,5 @@
 """The retraining pages, the model-page panel, the admin and the operators' command."""
 
-import re
-
 import pytest
 from django.core.management import CommandError, call_command
 from django.template import Context, Template
@@ -11,7 +9,12 @@ from audit.models import AuditEvent
 from models_registry.models import RetrainingPolicy, RetrainingRequest, RetrainingStatus
 from models_registry.retraining import services
 from tests.audit.conftest import grant_role
-from tests.models_registry.retraining_support import VERSIONS_URL, candidate_body, open_request
+from tests.models_registry.retraining_support import (
+    VERSIONS_URL,
+    candidate_body,
+    offered,
+    open_request,
+)
 
 pytest_plugins = ["tests.models_registry.retraining_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -191,25 +194,6 @@ def test_the_model_dashboard_carries_the_retraining_panel(client, owner, loan_mo
 
 
 # --- The pages offer only what the server accepts -----------------------------------------
-
-FORM_TAG = re.compile(r"<form\b[^>]*>")
-ACTION = re.compile(r'action="([^"]*)"')
-DECISION = re.compile(r'name="decision" value="(\w+)"')
-
-
-def offered(client, user, url) -> set[str]:
-    """What a page offers this person: where its forms post (the page itself when a form has
-    no action), and the sign-off choices as ``decision:<value>``; the logout form is left out."""
-    client.force_login(user)
-    response = client.get(url)
-    assert response.status_code == 200
-    page = response.content.decode()
-    actions = set()
-    for tag in FORM_TAG.findall(page):
-        action = ACTION.search(tag)
-        actions.add(action.group(1) if action else url)
-    actions.discard("/accounts/logout/")
-    return actions | {f"decision:{value}" for value in DECISION.findall(page)}
 
 
 @pytest.fixture
