@@ -4,9 +4,10 @@ deliveries with the same event id; nobody else may, and the page says why it can
 
 import pytest
 from django_q.models import Schedule
+from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from models_registry.models import RetrainingRequest, RetrainingStatus
+from models_registry.models import RetrainingRequest, RetrainingStatus, ServiceKeyScope
 from models_registry.retraining import services, tasks
 from models_registry.retraining.notifications import (
     EVENT_ID_HEADER,
@@ -29,6 +30,10 @@ def page_url(request) -> str:
 
 def resend_url(request) -> str:
     return f"/retraining/{request.pk}/resend"
+
+
+def api_resend_url(request) -> str:
+    return f"/api/v1/retraining-requests/{request.pk}/resend"
 
 
 def steps(request) -> list[tuple[str, str]]:
@@ -273,3 +278,60 @@ def test_only_the_owners_are_offered_the_resend(
 
 def test_the_resend_is_not_offered_once_acknowledged(client, owner, acknowledged):
     assert resend_url(acknowledged) not in offered(client, owner, page_url(acknowledged))
+
+
+# --- The API -------------------------------------------------------------------------------
+
+
+def test_the_api_sends_it_again_for_an_owner(owner, gave_up, webhook, tasks_inline):
+    api = APIClient()
+    api.force_authenticate(owner)
+    with tasks_inline():
+        response = api.post(api_resend_url(gave_up))
+    assert response.status_code == 202, response.content
+    assert response.json()["id"] == gave_up.pk
+    assert len(webhook.calls) == 3
+    gave_up.refresh_from_db()
+    assert gave_up.status == RetrainingStatus.TRAINING
+
+
+def test_the_api_refuses_with_the_reason_in_json(
+    owner, compliance, outsider, acknowledged, loan_model, make_key, pipeline_client
+):
+    grant_role(compliance, "compliance officer")
+    api = APIClient()
+    api.force_authenticate(owner)
+    response = api.post(api_resend_url(acknowledged))
+    assert response.status_code == 409
+    assert "already acknowledged" in response.json()["detail"]
+
+    api.force_authenticate(compliance)
+    response = api.post(api_resend_url(acknowledged))
+    assert response.status_code == 403
+    assert "owner or backup owner" in response.json()["detail"]
+
+    api.force_authenticate(outsider)
+    assert api.post(api_resend_url(acknowledged)).status_code == 404
+
+    response = pipeline_client.post(api_resend_url(acknowledged))  # keys may not
+    assert response.status_code == 403
+    assert "owners" in response.json()["detail"]
+    other = APIClient()
+    other_key = make_key([loan_model], scopes=(ServiceKeyScope.INTAKE,), name="scorer")
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_key.secret}")
+    assert other.post(api_resend_url(acknowledged)).status_code == 403
+    assert APIClient().post(api_resend_url(acknowledged)).status_code == 401
+    assert not AuditEvent.objects.filter(action="retraining.pipeline_resend_requested").exists()
+
+
+def test_the_api_names_a_missing_webhook(owner, loan_model, tasks_inline):
+    with tasks_inline():
+        request = open_request(owner, loan_model)
+    api = APIClient()
+    api.force_authenticate(owner)
+    response = api.post(api_resend_url(request))
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "No pipeline webhook is configured for loan-default; set its URL in the "
+        "admin, or let the pipeline poll the API."
+    }
