@@ -232,6 +232,8 @@ def test_a_compliance_officer_gets_403_and_a_reviewer_too(
 def test_an_outsider_gets_404_like_the_other_actions(client, outsider, gave_up, webhook):
     client.force_login(outsider)
     assert client.post(resend_url(gave_up)).status_code == 404
+    client.logout()
+    assert client.post(resend_url(gave_up))["Location"].startswith("/accounts/login/")
     assert len(webhook.calls) == 2
 
 
@@ -296,7 +298,7 @@ def test_the_api_sends_it_again_for_an_owner(owner, gave_up, webhook, tasks_inli
 
 
 def test_the_api_refuses_with_the_reason_in_json(
-    owner, compliance, outsider, acknowledged, loan_model, make_key, pipeline_client
+    owner, compliance, outsider, acknowledged, loan_model, other_model, make_key, pipeline_client
 ):
     grant_role(compliance, "compliance officer")
     api = APIClient()
@@ -320,6 +322,10 @@ def test_the_api_refuses_with_the_reason_in_json(
     other_key = make_key([loan_model], scopes=(ServiceKeyScope.INTAKE,), name="scorer")
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_key.secret}")
     assert other.post(api_resend_url(acknowledged)).status_code == 403
+    foreign = APIClient()
+    foreign_key = make_key([other_model], scopes=(ServiceKeyScope.PIPELINE,), name="fraud")
+    foreign.credentials(HTTP_AUTHORIZATION=f"Bearer {foreign_key.secret}")
+    assert foreign.post(api_resend_url(acknowledged)).status_code == 404
     assert APIClient().post(api_resend_url(acknowledged)).status_code == 401
     assert not AuditEvent.objects.filter(action="retraining.pipeline_resend_requested").exists()
 
