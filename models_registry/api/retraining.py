@@ -320,3 +320,64 @@ class RetrainingValidateView(APIView):
         return Response(
             retraining_request_representation(retraining), status=status.HTTP_202_ACCEPTED
         )
+
+
+class RetrainingPipelineResendView(APIView):
+    @extend_schema(
+        summary="Send a request to the training pipeline's webhook again",
+        description=(
+            "For the model's owner and backup owner, once the pipeline is fixed: after the "
+            "automatic attempts gave up, or instead of waiting for the next one. Starts a fresh "
+            "round of signed deliveries (attempts count from 1 again) with the same "
+            "`Countersign-Event-Id`, `retraining-request-<id>`, so the pipeline can drop a "
+            "duplicate; pending automatic retries are dropped. Audited as "
+            "`retraining.pipeline_resend_requested`. Service keys may not."
+        ),
+        request=None,
+        responses={
+            202: OpenApiResponse(
+                RetrainingRequestOutSerializer, description="A fresh delivery is queued."
+            ),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="Not the model's owner or backup owner (a compliance officer, a "
+                "reviewer, a service key).",
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description=(
+                    "Nothing to send: the request is closed, the pipeline already acknowledged "
+                    "it or registered its candidate, no webhook is configured, or the labels "
+                    "are not written yet. `detail` says which."
+                ),
+                examples=[
+                    OpenApiExample(
+                        "Acknowledged",
+                        value={
+                            "detail": "The pipeline already acknowledged this request on "
+                            "2026-12-02 09:51 UTC; there is nothing to send again."
+                        },
+                    )
+                ],
+            ),
+            401: ERRORS[401],
+            404: OpenApiResponse(
+                ErrorSerializer,
+                description="No such request, or one of a model the caller may not see.",
+            ),
+        },
+    )
+    def post(self, request, pk: int):
+        retraining = retraining_request_for(request.user, pk)
+        if key_of(request):
+            return Response(
+                {"detail": "Only the model's owners may send a request to the pipeline again."},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        try:
+            retraining = services.retraining_pipeline_resend(request=retraining, user=request.user)
+        except services.RetrainingError as error:
+            return error_response(error)
+        return Response(
+            retraining_request_representation(retraining), status=status.HTTP_202_ACCEPTED
+        )

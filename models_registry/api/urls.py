@@ -44,4 +44,9 @@ urlpatterns += [
         retraining.RetrainingLabelsView.as_view(),
         name="api-retraining-labels",
     ),
+    path(
+        "retraining-requests/<int:pk>/resend",
+        retraining.RetrainingPipelineResendView.as_view(),
+        name="api-retraining-resend",
+    ),
 ]

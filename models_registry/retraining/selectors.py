@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from audit.models import AuditEvent
+from models_registry import access
 from models_registry.authentication import ServicePrincipal
 from models_registry.models import (
     MLModel,
@@ -18,6 +24,7 @@ from models_registry.selectors import models_visible_to
 
 User = get_user_model()
 REQUEST_OBJECT_TYPE = "models_registry.retrainingrequest"
+PIPELINE_NOTIFY_TASK = "models_registry.retraining.tasks.pipeline_notify"
 
 
 def approvers_of(model: MLModel) -> QuerySet:
@@ -36,6 +43,22 @@ def user_may_approve(user, model: MLModel) -> bool:
 
 def user_is_owner(user, model: MLModel) -> bool:
     return getattr(user, "pk", None) in {model.owner_id, model.backup_owner_id} - {None}
+
+
+def user_may_reject(user, model: MLModel) -> bool:
+    """Anyone who works on the model may reject a candidate; a compliance officer reads every
+    model but acts on none (docs/roles.md)."""
+    return access.models_operated_by(user).filter(pk=model.pk).exists()
+
+
+def user_may_edit_gates(user, model: MLModel) -> bool:
+    """What the admin's retraining policy page lets through (``OwnerScopedAdmin``): staff who
+    own or back up the model, or administrators; the pages link there only for them."""
+    return (
+        access.is_person(user)
+        and user.is_staff
+        and access.models_administered_by(user).filter(pk=model.pk).exists()
+    )
 
 
 def user_may_request(user, model: MLModel) -> bool:
@@ -112,4 +135,111 @@ def rollback_target_for(model: MLModel) -> RetrainingRequest | None:
         .select_related("candidate", "previous_version")
         .order_by("-promoted_at")
         .first()
+    )
+
+
+# --- The pipeline webhook's deliveries --------------------------------------------------------
+
+
+def pipeline_retry_name(request_id: int, attempt: int, resend: int = 0) -> str:
+    """The django-q2 schedule of one automatic retry; a resend's round is named apart."""
+    name = f"retraining {request_id}: webhook attempt {attempt}"
+    return f"{name} (resend {resend})" if resend else name
+
+
+def pipeline_retries_pending(request_id: int) -> QuerySet:
+    """The automatic retries waiting in django-q2's schedule (it deletes a one-off schedule
+    once it has handed out its task), soonest first."""
+    from django_q.models import Schedule
+
+    return (
+        Schedule.objects.filter(
+            func=PIPELINE_NOTIFY_TASK,
+            name__startswith=f"retraining {request_id}: webhook attempt ",
+        )
+        .exclude(repeats=0)
+        .order_by("next_run")
+    )
+
+
+def pipeline_resends(request: RetrainingRequest) -> int:
+    """How many times an owner sent the request to the pipeline again: the number of the
+    current round of deliveries (0 for the automatic one)."""
+    return AuditEvent.objects.filter(
+        object_type=REQUEST_OBJECT_TYPE,
+        object_id=str(request.pk),
+        action="retraining.pipeline_resend_requested",
+    ).count()
+
+
+def pipeline_resend_refusal(request: RetrainingRequest) -> str | None:
+    """Why the request can't be sent to the pipeline again, or None when it can (the page
+    shows the button, and the service sends, on the same answer)."""
+    model = request.model
+    if not request.is_open:
+        return (
+            f"Request #{request.pk} is {request.get_status_display().lower()}; a closed "
+            "request is not sent to the pipeline."
+        )
+    if request.pipeline_notified_at:
+        return (
+            "The pipeline already acknowledged this request on "
+            f"{request.pipeline_notified_at:%Y-%m-%d %H:%M} UTC; there is nothing to send again."
+        )
+    if not model.pipeline_webhook_url:
+        return (
+            f"No pipeline webhook is configured for {model.slug}; set its URL in the admin, "
+            "or let the pipeline poll the API."
+        )
+    if request.candidate_id:
+        return (
+            f"The pipeline already registered candidate {request.candidate.label} for this "
+            "request; there is nothing to send again."
+        )
+    if not request.labels_ready:
+        return "The training labels are still being written; the pipeline is told once they are."
+    return None
+
+
+@dataclass(frozen=True)
+class PipelineDelivery:
+    """What the request page says about the webhook: the current round's attempts, the last
+    error, and when the next automatic attempt is due."""
+
+    configured: bool
+    notified_at: datetime | None
+    attempts: int
+    max_attempts: int
+    last_error: str
+    next_retry_at: datetime | None
+    resends: int
+
+    @property
+    def gave_up(self) -> bool:
+        return (
+            self.notified_at is None
+            and bool(self.last_error)
+            and self.next_retry_at is None
+            and self.attempts >= self.max_attempts
+        )
+
+
+def pipeline_delivery_for(request: RetrainingRequest) -> PipelineDelivery:
+    resends = pipeline_resends(request)
+    next_retry_at = None
+    if request.pipeline_notified_at is None and request.is_open:
+        for schedule in pipeline_retries_pending(request.pk):
+            # args are "(request_id, attempt, resend)"; older rows have no resend
+            _, attempt, *rest = ast.literal_eval(schedule.args)
+            if (rest[0] if rest else 0) == resends and attempt > request.pipeline_attempts:
+                next_retry_at = schedule.next_run
+                break
+    return PipelineDelivery(
+        configured=bool(request.model.pipeline_webhook_url),
+        notified_at=request.pipeline_notified_at,
+        attempts=request.pipeline_attempts,
+        max_attempts=settings.RETRAINING_WEBHOOK_MAX_ATTEMPTS,
+        last_error=request.pipeline_last_error,
+        next_retry_at=next_retry_at,
+        resends=resends,
     )

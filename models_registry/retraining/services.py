@@ -23,7 +23,6 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.services import audit_event_record
-from models_registry import access
 from models_registry.models import (
     RETRAINING_OPEN_STATUSES,
     MLModel,
@@ -45,11 +44,17 @@ from models_registry.retraining.representations import (
     retraining_request_representation,
 )
 from models_registry.retraining.selectors import (
+    PIPELINE_NOTIFY_TASK,
     REQUEST_OBJECT_TYPE,
     approvers_of,
+    pipeline_resend_refusal,
+    pipeline_resends,
+    pipeline_retries_pending,
+    pipeline_retry_name,
     rollback_target_for,
     user_is_owner,
     user_may_approve,
+    user_may_reject,
     user_may_request,
 )
 from models_registry.services import version_activate
@@ -238,13 +243,22 @@ def pipeline_payload(request: RetrainingRequest) -> dict:
     }
 
 
-def retraining_pipeline_notify(*, request: RetrainingRequest, attempt: int = 1) -> bool:
+def retraining_pipeline_notify(
+    *, request: RetrainingRequest, attempt: int = 1, resend: int = 0
+) -> bool:
     """POST the signed request to the model's pipeline webhook; on success the request moves
-    to ``training``. A failure is recorded and retried later with a growing delay."""
+    to ``training``. A failure is recorded and retried later with a growing delay.
+
+    ``resend`` is the round of deliveries this attempt belongs to (0 for the automatic one,
+    then one per owner's "Send to the pipeline again"): an attempt of a round that a resend
+    has replaced changes nothing, so only one round counts attempts and schedules retries.
+    """
     request = RetrainingRequest.objects.select_related("model").get(pk=request.pk)
     model = request.model
     if not model.pipeline_webhook_url or request.pipeline_notified_at or not request.is_open:
         return bool(request.pipeline_notified_at)
+    if resend < pipeline_resends(request):
+        return False
     delivery = notifications.webhook_post(
         url=model.pipeline_webhook_url,
         secret=model.pipeline_webhook_secret,
@@ -256,6 +270,8 @@ def retraining_pipeline_notify(*, request: RetrainingRequest, attempt: int = 1) 
         request = _locked(request)
         if request.pipeline_notified_at:  # another delivery got there first
             return True
+        if resend < pipeline_resends(request):  # resent while this POST was under way
+            return False
         request.pipeline_attempts = max(request.pipeline_attempts, attempt)
         if delivery.ok:
             request.pipeline_notified_at = timezone.now()
@@ -269,6 +285,7 @@ def retraining_pipeline_notify(*, request: RetrainingRequest, attempt: int = 1) 
                 actor,
                 url=model.pipeline_webhook_url,
                 attempt=attempt,
+                resend=resend,
                 http_status=delivery.status_code,
             )
             return True
@@ -281,28 +298,69 @@ def retraining_pipeline_notify(*, request: RetrainingRequest, attempt: int = 1) 
             actor,
             url=model.pipeline_webhook_url,
             attempt=attempt,
+            resend=resend,
             error=delivery.error,
             will_retry=retry,
         )
     if retry:
-        _schedule_retry(request.pk, attempt + 1)
+        _schedule_retry(request.pk, attempt + 1, resend)
     return False
 
 
-def _schedule_retry(request_id: int, attempt: int) -> None:
+def _schedule_retry(request_id: int, attempt: int, resend: int = 0) -> None:
     from django_q.models import Schedule
 
     delay = settings.RETRAINING_WEBHOOK_BACKOFF_SECONDS * 2 ** (attempt - 2)
     Schedule.objects.get_or_create(
-        name=f"retraining {request_id}: webhook attempt {attempt}",
+        name=pipeline_retry_name(request_id, attempt, resend),
         defaults={
-            "func": f"{TASKS}.pipeline_notify",
-            "args": f"({request_id}, {attempt})",
+            "func": PIPELINE_NOTIFY_TASK,
+            "args": f"({request_id}, {attempt}, {resend})",
             "schedule_type": Schedule.ONCE,
             "repeats": -1,
             "next_run": timezone.now() + timedelta(seconds=delay),
         },
     )
+
+
+@transaction.atomic
+def retraining_pipeline_resend(*, request: RetrainingRequest, user) -> RetrainingRequest:
+    """An owner's "Send to the pipeline again", once the pipeline is fixed: after the
+    automatic attempts gave up, or instead of waiting for the next one.
+
+    It starts a fresh round of deliveries (attempts count from 1 again, retried as before)
+    with the same event id, ``retraining-request-<id>``, so a pipeline that did receive an
+    earlier delivery dedupes. The previous round's pending retries are dropped and a delivery
+    of it still under way changes nothing, so one round runs at a time. Refused, with the
+    reason, for a closed or acknowledged request, a model without a webhook, a request that
+    already has its candidate, or labels not written yet (they trigger the first delivery).
+    """
+    request = _locked(request)
+    if not user_is_owner(user, request.model):
+        raise NotAllowed(
+            "Only the model's owner or backup owner may send the request to the pipeline again."
+        )
+    refusal = pipeline_resend_refusal(request)
+    if refusal:
+        raise InvalidTransition(refusal)
+    resend = pipeline_resends(request) + 1
+    dropped = pipeline_retries_pending(request.pk).delete()[0]
+    previous_attempts, previous_error = request.pipeline_attempts, request.pipeline_last_error
+    request.pipeline_attempts = 0
+    request.pipeline_last_error = ""
+    request.save(update_fields=["pipeline_attempts", "pipeline_last_error", "updated_at"])
+    _record(
+        request,
+        "pipeline_resend_requested",
+        Actor.user(user),
+        url=request.model.pipeline_webhook_url,
+        resend=resend,
+        previous_attempts=previous_attempts,
+        previous_error=previous_error,
+        dropped_retries=dropped,
+    )
+    _enqueue("pipeline_notify", request.pk, 1, resend)
+    return request
 
 
 # --- Candidate -----------------------------------------------------------------------------
@@ -549,7 +607,7 @@ def retraining_sign(
     if decision == SignOffDecision.APPROVE and not user_may_approve(user, model):
         raise NotAllowed("Only the model's owners and named approvers may approve.")
     if decision == SignOffDecision.REJECT:
-        if not access.models_operated_by(user).filter(pk=model.pk).exists():
+        if not user_may_reject(user, model):
             raise NotAllowed("You may not act on this model.")
         if not comment:
             raise InvalidInput("Say why you reject the candidate.", field="comment")

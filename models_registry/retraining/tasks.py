@@ -19,11 +19,11 @@ def labels_prepare(request_id: int) -> str:
     return f"{request.labels_rows} label rows"
 
 
-def pipeline_notify(request_id: int, attempt: int = 1) -> str:
+def pipeline_notify(request_id: int, attempt: int = 1, resend: int = 0) -> str:
     request = _request(request_id)
     if request is None:
         return "gone"
-    ok = services.retraining_pipeline_notify(request=request, attempt=attempt)
+    ok = services.retraining_pipeline_notify(request=request, attempt=attempt, resend=resend)
     return "delivered" if ok else "not delivered"
 
 

@@ -17,4 +17,9 @@ urlpatterns = [
     path("retraining/<int:pk>/promote", views.request_promote, name="retraining-promote"),
     path("retraining/<int:pk>/validate", views.request_validate, name="retraining-validate"),
     path("retraining/<int:pk>/cancel", views.request_cancel, name="retraining-cancel"),
+    path(
+        "retraining/<int:pk>/resend",
+        views.request_pipeline_resend,
+        name="retraining-resend",
+    ),
 ]

@@ -17,12 +17,16 @@ from models_registry.retraining.forms import ReasonForm, SignOffForm
 from models_registry.retraining.selectors import (
     approvers_of,
     open_request_for_model,
+    pipeline_delivery_for,
+    pipeline_resend_refusal,
     retraining_inbox_for,
     retraining_requests_visible_to,
     retraining_timeline,
     rollback_target_for,
     user_is_owner,
     user_may_approve,
+    user_may_edit_gates,
+    user_may_reject,
     user_may_request,
 )
 from models_registry.selectors import models_visible_to
@@ -51,7 +55,7 @@ def model_panel_context(model: MLModel, user) -> dict:
         "may_request": user_may_request(user, model),
         "rollback_target": rollback_target_for(model) if user_is_owner(user, model) else None,
         "request_form": ReasonForm(),
-        "is_owner": user_is_owner(user, model),
+        "may_edit_gates": user_may_edit_gates(user, model),
     }
 
 
@@ -108,7 +112,10 @@ def model_rollback(request, slug: str) -> HttpResponse:
 
 
 def _request_page(request, retraining, *, sign_form=None, cancel_form=None, status=200):
+    """Every form on the page is offered only to whom its POST handler's service allows, with
+    the same selector, so the page never offers what the server refuses."""
     user = request.user
+    model = retraining.model
     report = getattr(retraining, "validation_report", None)
     signoffs = list(retraining.signoffs.select_related("user"))
     approvals = [s for s in signoffs if s.decision == SignOffDecision.APPROVE]
@@ -121,7 +128,10 @@ def _request_page(request, retraining, *, sign_form=None, cancel_form=None, stat
         "signoffs": signoffs,
         "approvals": len(approvals),
         "approvers": list(approvers_of(retraining.model)),
-        "may_approve": user_may_approve(user, retraining.model),
+        "pipeline": pipeline_delivery_for(retraining),
+        "may_resend": user_is_owner(user, model) and pipeline_resend_refusal(retraining) is None,
+        "may_approve": user_may_approve(user, model),
+        "may_reject": user_may_reject(user, model),
         "has_signed": any(s.user_id == user.pk for s in signoffs),
         "is_requester": retraining.requested_by_id == user.pk,
         "may_cancel": retraining.is_open
@@ -191,6 +201,19 @@ def request_validate(request, pk: int) -> HttpResponse:
         messages.error(request, error.message)
         return _request_page(request, retraining, status=error.status_code)
     messages.success(request, "Validation started.")
+    return redirect("retraining-request", pk=retraining.pk)
+
+
+@login_required
+@require_POST
+def request_pipeline_resend(request, pk: int) -> HttpResponse:
+    retraining = _request_for(request.user, pk)
+    try:
+        services.retraining_pipeline_resend(request=retraining, user=request.user)
+    except services.RetrainingError as error:
+        messages.error(request, error.message)
+        return _request_page(request, retraining, status=error.status_code)
+    messages.success(request, "Sent to the pipeline again; its delivery is shown below.")
     return redirect("retraining-request", pk=retraining.pk)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -95,3 +96,23 @@ def open_request(owner, model, reason="Accuracy is sliding"):
     from models_registry.retraining.services import retraining_request_open
 
     return retraining_request_open(model=model, user=owner, reason=reason)
+
+
+FORM_TAG = re.compile(r"<form\b[^>]*>")
+ACTION = re.compile(r'action="([^"]*)"')
+DECISION = re.compile(r'name="decision" value="(\w+)"')
+
+
+def offered(client, user, url) -> set[str]:
+    """What a page offers this person: where its forms post (the page itself when a form has
+    no action), and the sign-off choices as ``decision:<value>``; the logout form is left out."""
+    client.force_login(user)
+    response = client.get(url)
+    assert response.status_code == 200
+    page = response.content.decode()
+    actions = set()
+    for tag in FORM_TAG.findall(page):
+        action = ACTION.search(tag)
+        actions.add(action.group(1) if action else url)
+    actions.discard("/accounts/logout/")
+    return actions | {f"decision:{value}" for value in DECISION.findall(page)}

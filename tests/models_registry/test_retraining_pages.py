@@ -8,7 +8,13 @@ from django.test import RequestFactory
 from audit.models import AuditEvent
 from models_registry.models import RetrainingPolicy, RetrainingRequest, RetrainingStatus
 from models_registry.retraining import services
-from tests.models_registry.retraining_support import VERSIONS_URL, candidate_body, open_request
+from tests.audit.conftest import grant_role
+from tests.models_registry.retraining_support import (
+    VERSIONS_URL,
+    candidate_body,
+    offered,
+    open_request,
+)
 
 pytest_plugins = ["tests.models_registry.retraining_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -185,3 +191,67 @@ def test_the_model_dashboard_carries_the_retraining_panel(client, owner, loan_mo
     assert response.status_code == 302
     page = client.get("/models/loan-default/").content.decode()
     assert f"/retraining/{RetrainingRequest.objects.get().pk}/" in page
+
+
+# --- The pages offer only what the server accepts -----------------------------------------
+
+
+@pytest.fixture
+def awaiting(owner, loan_model, pipeline_client, tasks_inline):
+    with tasks_inline():
+        request = open_request(owner, loan_model)
+        pipeline_client.post(VERSIONS_URL, candidate_body("v2", request.pk), format="json")
+    request.refresh_from_db()
+    assert request.status == RetrainingStatus.AWAITING_SIGNOFF
+    return request
+
+
+def test_a_compliance_officer_is_offered_no_signoff_promotion_or_cancel(
+    client, owner, backup_owner, compliance, awaiting
+):
+    grant_role(compliance, "compliance officer")
+    url = f"/retraining/{awaiting.pk}/"
+    assert offered(client, owner, url) == {
+        f"/retraining/{awaiting.pk}/sign",
+        "decision:approve",
+        "decision:reject",
+        f"/retraining/{awaiting.pk}/cancel",
+    }
+    assert offered(client, compliance, url) == set()
+    assert "you may read this request" in client.get(url).content.decode()
+
+    services.retraining_sign(request=awaiting, user=owner, decision="approve")
+    services.retraining_sign(request=awaiting, user=backup_owner, decision="approve")
+    awaiting.refresh_from_db()
+    assert awaiting.status == RetrainingStatus.APPROVED  # the promotion task has not run
+    assert offered(client, owner, url) == {
+        f"/retraining/{awaiting.pk}/promote",
+        f"/retraining/{awaiting.pk}/cancel",
+    }
+    assert offered(client, compliance, url) == set()
+
+
+def test_a_reviewer_is_offered_reject_but_not_approve_or_cancel(client, reviewer, awaiting):
+    awaiting.model.reviewers.add(reviewer)
+    assert offered(client, reviewer, f"/retraining/{awaiting.pk}/") == {
+        f"/retraining/{awaiting.pk}/sign",
+        "decision:reject",
+    }
+
+
+def test_the_model_page_offers_requesting_and_the_gates_only_to_whom_may(
+    client, owner, compliance, loan_model
+):
+    grant_role(compliance, "compliance officer")
+    compliance.is_staff = True  # reads the admin, changes nothing there
+    compliance.save()
+    url = "/models/loan-default/retraining/"
+    gates_link = "Edit the gates and who may request retraining"
+    assert offered(client, compliance, url) == set()
+    assert gates_link not in client.get(url).content.decode()
+
+    assert offered(client, owner, url) == {url}
+    assert gates_link not in client.get(url).content.decode()  # the admin needs staff
+    owner.is_staff = True
+    owner.save()
+    assert gates_link in client.get(url).content.decode()
