@@ -150,6 +150,22 @@ CASES = [
         may_read=("compliance",),
     ),
     Case(
+        "send to the pipeline again",
+        "post",
+        "/retraining/{retraining}/resend",
+        # Its operators may, but loan-default has no pipeline webhook: refused with the reason.
+        {
+            "owner": 409,
+            "backup": 409,
+            "other_reviewer": 404,
+            "compliance": 403,
+            "other_key": 302,
+            "anonymous": 302,
+        },
+        leaks=SLUG,
+        may_read=("owner", "backup", "compliance"),
+    ),
+    Case(
         "retraining requests (API)",
         "get",
         "/api/v1/retraining-requests",
@@ -198,6 +214,20 @@ CASES = [
         "start validation (API)",
         "post",
         "/api/v1/retraining-requests/{retraining}/validate",
+        {
+            "owner": 409,
+            "backup": 409,
+            "other_reviewer": 404,
+            "compliance": 403,
+            "other_key": 404,
+            "anonymous": 401,
+        },
+        leaks=SLUG,
+    ),
+    Case(
+        "send to the pipeline again (API)",
+        "post",
+        "/api/v1/retraining-requests/{retraining}/resend",
         {
             "owner": 409,
             "backup": 409,
