@@ -257,6 +257,10 @@ def retraining_pipeline_notify(
     model = request.model
     if not model.pipeline_webhook_url or request.pipeline_notified_at or not request.is_open:
         return bool(request.pipeline_notified_at)
+    if request.candidate_id is not None:
+        # The pipeline polled and registered its candidate: it has the request, and posting
+        # "retraining.requested" again would only confuse it.
+        return False
     if resend < pipeline_resends(request):
         return False
     delivery = notifications.webhook_post(

@@ -258,3 +258,27 @@ def test_the_webhook_gives_up_after_the_last_attempt_and_says_so(
     last = AuditEvent.objects.filter(action="retraining.pipeline_notification_failed").last()
     assert (last.payload["attempt"], last.payload["will_retry"]) == (2, False)
     assert request.status == RetrainingStatus.REQUESTED  # the pipeline can still poll
+
+
+def test_automatic_retries_stop_once_the_pipeline_registered_its_candidate(
+    owner, loan_model, receiver, tasks_inline, pipeline_client
+):
+    receiver.answers = [503]
+    loan_model.pipeline_webhook_url = receiver.url
+    loan_model.save()
+    with tasks_inline():
+        request = open_request_now(owner, loan_model)
+    assert len(receiver.calls) == 1  # failed; attempt 2 is scheduled
+    registered = pipeline_client.post(
+        VERSIONS_URL, candidate_body("v2", request_id=request.pk), format="json"
+    )
+    assert registered.status_code == 201, registered.content
+
+    from models_registry.retraining import tasks
+
+    with tasks_inline():
+        assert tasks.pipeline_notify(request.pk, 2) == "not delivered"
+    assert len(receiver.calls) == 1  # nothing posted again
+    assert not AuditEvent.objects.filter(
+        action="retraining.pipeline_notification_failed", payload__attempt=2
+    ).exists()
