@@ -139,10 +139,14 @@ SELECT c.id, c.priority, c.due_at,
    AND NOT EXISTS (SELECT 1 FROM reviewapp_reviewaction a
                     WHERE a.item_id = c.id AND a.user_id = %(user)s)
    {extra}
- ORDER BY c.priority DESC, c.due_at ASC
+ {order}
  LIMIT 1
    FOR UPDATE OF c SKIP LOCKED
 """
+
+# Queue order for "the next item". One item asked for by id has none, so the planner finds it
+# by primary key instead of walking the queue in order until it meets it.
+_QUEUE_ORDER = "ORDER BY c.priority DESC, c.due_at ASC"
 
 _PG_CLAIM = """
 UPDATE reviewapp_reviewitem AS t
@@ -153,11 +157,7 @@ UPDATE reviewapp_reviewitem AS t
         SELECT x.id, x.previous_holder, x.previous_expiry, m.lease_seconds, m.slug,
                m.owner_id, m.backup_owner_id
           FROM models_registry_mlmodel m
-         CROSS JOIN LATERAL (
-               SELECT * FROM ({unclaimed}) AS unclaimed
-                UNION ALL
-               SELECT * FROM ({lapsed}) AS lapsed
-               ) AS x
+         CROSS JOIN LATERAL ({candidates}) AS x
          WHERE m.owner_id = %(user)s OR m.backup_owner_id = %(user)s
             OR EXISTS (SELECT 1 FROM models_registry_mlmodel_reviewers r
                         WHERE r.mlmodel_id = m.id AND r.user_id = %(user)s)
@@ -189,13 +189,27 @@ def _claim_postgresql(user, now, item_id, skip_ids):
         params["skip"] = list(skip_ids)
     fields = ReviewItem._meta.concrete_fields
     extra_sql = " ".join(extra)
-    sql = _PG_CLAIM.format(
-        unclaimed=_PG_CANDIDATE.format(holder="c.claimed_by_id IS NULL", extra=extra_sql),
-        lapsed=_PG_CANDIDATE.format(
+    if item_id is not None:
+        # One item asked for by id: found by primary key, free or with its lease run out.
+        candidates = _PG_CANDIDATE.format(
+            holder="(c.claimed_by_id IS NULL OR c.lease_expires_at <= %(now)s)",
+            extra=extra_sql,
+            order="",
+        )
+    else:
+        unclaimed = _PG_CANDIDATE.format(
+            holder="c.claimed_by_id IS NULL", extra=extra_sql, order=_QUEUE_ORDER
+        )
+        lapsed = _PG_CANDIDATE.format(
             holder="c.claimed_by_id IS NOT NULL AND c.lease_expires_at <= %(now)s",
             extra=extra_sql,
-        ),
-        columns=", ".join(f"t.{f.column}" for f in fields),
+            order=_QUEUE_ORDER,
+        )
+        candidates = (
+            f"SELECT * FROM ({unclaimed}) AS unclaimed UNION ALL SELECT * FROM ({lapsed}) AS lapsed"
+        )
+    sql = _PG_CLAIM.format(
+        candidates=candidates, columns=", ".join(f"t.{f.column}" for f in fields)
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

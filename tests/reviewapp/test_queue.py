@@ -169,6 +169,23 @@ def test_opening_a_held_item_shows_who_holds_it(staffed_model, reviewer, second_
     assert opened.claimed_by == reviewer
 
 
+def test_opening_an_item_whose_lease_ran_out_takes_it_over(
+    staffed_model, reviewer, second_reviewer
+):
+    item = make_item(staffed_model)
+    review_item_claim_next(user=reviewer)
+    ReviewItem.objects.filter(pk=item.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    opened = review_item_open(user=second_reviewer, item=item)
+
+    assert opened.claimed_by == second_reviewer
+    assert AuditEvent.objects.get(action="review.lease_expired").payload["holder_id"] == (
+        reviewer.pk
+    )
+
+
 def test_an_owner_may_work_their_own_models_queue(loan_model, owner, backup_owner):
     make_items(loan_model, 2)
     assert review_item_claim_next(user=owner) is not None
