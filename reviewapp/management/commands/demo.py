@@ -37,6 +37,10 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the local demo: web server, django-q2 worker and simulated traffic."
 
@@ -65,12 +69,24 @@ class Command(BaseCommand):
             f"{totals['alerts_opened']} alerts opened"
         )
 
+        # Ctrl-C (or a SIGTERM from whatever started us) stops everything below, even when
+        # this process was started with SIGINT ignored, as shells do for background jobs.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
+        # Each child in a session of its own: Ctrl-C reaches only this process, which then
+        # stops each child once (a second signal in the middle of django-q2's graceful stop
+        # can leave its workers behind).
         children = [
             subprocess.Popen(
                 [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
                 cwd=settings.BASE_DIR,
+                start_new_session=True,
             ),
-            subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR),
+            subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=settings.BASE_DIR,
+                start_new_session=True,
+            ),
         ]
         try:
             base = f"http://{host}:{port}"
@@ -93,9 +109,9 @@ class Command(BaseCommand):
                     child.send_signal(signal.SIGINT)
             for child in children:
                 try:
-                    child.wait(timeout=10)
+                    child.wait(timeout=15)
                 except subprocess.TimeoutExpired:
-                    child.kill()
+                    os.killpg(child.pid, signal.SIGKILL)  # with its worker processes
 
     def _wait_for(self, url: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
