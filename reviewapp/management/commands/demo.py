@@ -69,10 +69,11 @@ class Command(BaseCommand):
             f"{totals['alerts_opened']} alerts opened"
         )
 
-        # Ctrl-C (or a SIGTERM from whatever started us) stops everything below, even when
+        # Ctrl-C (or SIGTERM, or the terminal closing) stops everything below, even when
         # this process was started with SIGINT ignored, as shells do for background jobs.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGHUP, _interrupt)  # the terminal closed
         # Each child in a session of its own: Ctrl-C reaches only this process, which then
         # stops each child once (a second signal in the middle of django-q2's graceful stop
         # can leave its workers behind).
