@@ -754,7 +754,13 @@ class RetrainingRequest(models.Model):
     labels_sha256 = models.CharField(max_length=64, blank=True)
     labels_since = models.DateTimeField(null=True, blank=True)
     pipeline_notified_at = models.DateTimeField(null=True, blank=True)
-    pipeline_attempts = models.PositiveSmallIntegerField(default=0)
+    pipeline_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Attempts in the current round of deliveries."
+    )
+    pipeline_round = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Round of pipeline deliveries: 0 for the automatic one, one more per resend.",
+    )
     pipeline_last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -162,16 +161,6 @@ def pipeline_retries_pending(request_id: int) -> QuerySet:
     )
 
 
-def pipeline_resends(request: RetrainingRequest) -> int:
-    """How many times an owner sent the request to the pipeline again: the number of the
-    current round of deliveries (0 for the automatic one)."""
-    return AuditEvent.objects.filter(
-        object_type=REQUEST_OBJECT_TYPE,
-        object_id=str(request.pk),
-        action="retraining.pipeline_resend_requested",
-    ).count()
-
-
 def pipeline_resend_refusal(request: RetrainingRequest) -> str | None:
     """Why the request can't be sent to the pipeline again, or None when it can (the page
     shows the button, and the service sends, on the same answer)."""
@@ -225,15 +214,14 @@ class PipelineDelivery:
 
 
 def pipeline_delivery_for(request: RetrainingRequest) -> PipelineDelivery:
-    resends = pipeline_resends(request)
     next_retry_at = None
     if request.pipeline_notified_at is None and request.is_open:
-        for schedule in pipeline_retries_pending(request.pk):
-            # args are "(request_id, attempt, resend)"; older rows have no resend
-            _, attempt, *rest = ast.literal_eval(schedule.args)
-            if (rest[0] if rest else 0) == resends and attempt > request.pipeline_attempts:
-                next_retry_at = schedule.next_run
-                break
+        next_retry = pipeline_retries_pending(request.pk).filter(
+            name=pipeline_retry_name(
+                request.pk, request.pipeline_attempts + 1, request.pipeline_round
+            )
+        )
+        next_retry_at = next_retry.values_list("next_run", flat=True).first()
     return PipelineDelivery(
         configured=bool(request.model.pipeline_webhook_url),
         notified_at=request.pipeline_notified_at,
@@ -241,5 +229,5 @@ def pipeline_delivery_for(request: RetrainingRequest) -> PipelineDelivery:
         max_attempts=settings.RETRAINING_WEBHOOK_MAX_ATTEMPTS,
         last_error=request.pipeline_last_error,
         next_retry_at=next_retry_at,
-        resends=resends,
+        resends=request.pipeline_round,
     )

@@ -48,7 +48,6 @@ from models_registry.retraining.selectors import (
     REQUEST_OBJECT_TYPE,
     approvers_of,
     pipeline_resend_refusal,
-    pipeline_resends,
     pipeline_retries_pending,
     pipeline_retry_name,
     rollback_target_for,
@@ -261,7 +260,7 @@ def retraining_pipeline_notify(
         # The pipeline polled and registered its candidate: it has the request, and posting
         # "retraining.requested" again would only confuse it.
         return False
-    if resend < pipeline_resends(request):
+    if resend < request.pipeline_round:
         return False
     delivery = notifications.webhook_post(
         url=model.pipeline_webhook_url,
@@ -274,7 +273,7 @@ def retraining_pipeline_notify(
         request = _locked(request)
         if request.pipeline_notified_at:  # another delivery got there first
             return True
-        if resend < pipeline_resends(request):  # resent while this POST was under way
+        if resend < request.pipeline_round:  # resent while this POST was under way
             return False
         request.pipeline_attempts = max(request.pipeline_attempts, attempt)
         if delivery.ok:
@@ -347,12 +346,15 @@ def retraining_pipeline_resend(*, request: RetrainingRequest, user) -> Retrainin
     refusal = pipeline_resend_refusal(request)
     if refusal:
         raise InvalidTransition(refusal)
-    resend = pipeline_resends(request) + 1
+    resend = request.pipeline_round + 1
     dropped = pipeline_retries_pending(request.pk).delete()[0]
     previous_attempts, previous_error = request.pipeline_attempts, request.pipeline_last_error
+    request.pipeline_round = resend
     request.pipeline_attempts = 0
     request.pipeline_last_error = ""
-    request.save(update_fields=["pipeline_attempts", "pipeline_last_error", "updated_at"])
+    request.save(
+        update_fields=["pipeline_round", "pipeline_attempts", "pipeline_last_error", "updated_at"]
+    )
     _record(
         request,
         "pipeline_resend_requested",
