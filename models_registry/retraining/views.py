@@ -176,45 +176,52 @@ def request_sign(request, pk: int) -> HttpResponse:
     return redirect("retraining-request", pk=retraining.pk)
 
 
-@login_required
-@require_POST
-def request_promote(request, pk: int) -> HttpResponse:
+def _request_action(request, pk: int, act, done) -> HttpResponse:
+    """A form-less action on the request page: run ``act`` (a service call); on success say
+    ``done(result)`` and go back to the page, on refusal show the page with the reason."""
     retraining = _request_for(request.user, pk)
     try:
-        retraining = services.retraining_promote(
-            request=retraining, actor=Actor.user(request.user), user=request.user
-        )
+        result = act(retraining)
     except services.RetrainingError as error:
         messages.error(request, error.message)
         return _request_page(request, retraining, status=error.status_code)
-    messages.success(request, f"{retraining.candidate.label} is now the active version.")
+    messages.success(request, done(result))
     return redirect("retraining-request", pk=retraining.pk)
+
+
+@login_required
+@require_POST
+def request_promote(request, pk: int) -> HttpResponse:
+    return _request_action(
+        request,
+        pk,
+        lambda r: services.retraining_promote(
+            request=r, actor=Actor.user(request.user), user=request.user
+        ),
+        lambda promoted: f"{promoted.candidate.label} is now the active version.",
+    )
 
 
 @login_required
 @require_POST
 def request_validate(request, pk: int) -> HttpResponse:
-    retraining = _request_for(request.user, pk)
-    try:
-        services.retraining_validation_start(request=retraining, user=request.user)
-    except services.RetrainingError as error:
-        messages.error(request, error.message)
-        return _request_page(request, retraining, status=error.status_code)
-    messages.success(request, "Validation started.")
-    return redirect("retraining-request", pk=retraining.pk)
+    return _request_action(
+        request,
+        pk,
+        lambda r: services.retraining_validation_start(request=r, user=request.user),
+        lambda _: "Validation started.",
+    )
 
 
 @login_required
 @require_POST
 def request_pipeline_resend(request, pk: int) -> HttpResponse:
-    retraining = _request_for(request.user, pk)
-    try:
-        services.retraining_pipeline_resend(request=retraining, user=request.user)
-    except services.RetrainingError as error:
-        messages.error(request, error.message)
-        return _request_page(request, retraining, status=error.status_code)
-    messages.success(request, "Sent to the pipeline again; its delivery is shown below.")
-    return redirect("retraining-request", pk=retraining.pk)
+    return _request_action(
+        request,
+        pk,
+        lambda r: services.retraining_pipeline_resend(request=r, user=request.user),
+        lambda _: "Sent to the pipeline again; its delivery is shown below.",
+    )
 
 
 @login_required
