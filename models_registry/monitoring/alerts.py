@@ -600,12 +600,13 @@ def notification_claim_next(*, now: datetime) -> AlertNotification | None:
     id, once the lease has run out.
 
     A row created before payloads were stored gets its payload here, once, before its first
-    send, and keeps it. The row is read back after the update so the send uses the payload
-    as stored (a JSON round trip can change a number's spelling), like every later attempt.
+    send, and keeps it; that payload is read back so the send uses it as stored (a JSON round
+    trip can change a number's spelling), like every later attempt.
     """
     n = (
-        AlertNotification.objects.select_for_update(skip_locked=True)
+        AlertNotification.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now)
+        .select_related("alert", "alert__model", "alert__rule")
         .order_by("next_attempt_at")
         .first()
     )
@@ -623,9 +624,9 @@ def notification_claim_next(*, now: datetime) -> AlertNotification | None:
         n.payload = _content(n)
         fields.append("payload")
     n.save(update_fields=fields)
-    return AlertNotification.objects.select_related("alert", "alert__model", "alert__rule").get(
-        pk=n.pk
-    )
+    if "payload" in fields:
+        n.refresh_from_db(fields=["payload"])
+    return n
 
 
 def notification_send(n: AlertNotification) -> Outcome:
