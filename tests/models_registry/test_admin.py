@@ -10,14 +10,6 @@ from models_registry.models import MLModel
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def owner_client(client, owner):
-    owner.is_staff = True
-    owner.save()
-    client.force_login(owner)
-    return client
-
-
 def test_an_owner_sees_only_the_models_they_own_or_back_up(owner_client, loan_model, other_model):
     page = owner_client.get("/admin/models_registry/mlmodel/")
     assert page.status_code == 200

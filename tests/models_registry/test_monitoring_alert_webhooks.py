@@ -52,14 +52,6 @@ def receiver():
 
 
 @pytest.fixture
-def owner_client(client, owner):
-    owner.is_staff = True
-    owner.save()
-    client.force_login(owner)
-    return client
-
-
-@pytest.fixture
 def paged_rule(loan_model, receiver):
     rule = rule_for(loan_model, webhook_url=receiver.url, webhook_secret=SECRET)
     rule.save()
