@@ -56,6 +56,29 @@ class AuditedAdminMixin:
                 )
 
 
+def sees_every_model(user) -> bool:
+    """Administrators and compliance officers see every model's records in the admin; anyone
+    else the records of the models they own or back up (docs/roles.md)."""
+    return access.is_administrator(user) or access.is_compliance_officer(user)
+
+
+class OwnerScopedReadOnlyAdmin(ReadOnlyAdmin):
+    """Records only services write, for the staff who may see them: an owner those of the
+    models they own or back up (reached through ``owner_path``), administrators and compliance
+    officers all of them."""
+
+    owner_path = "model__"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if sees_every_model(request.user):
+            return queryset
+        return queryset.filter(owned_models_q(request.user, self.owner_path))
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.concrete_fields]
+
+
 class OwnerScopedAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     """An owner sees and edits only what hangs off the models they own or back up;
     administrators everything; compliance officers see everything and change nothing.
@@ -67,8 +90,7 @@ class OwnerScopedAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     owner_path = ""
 
     def _everything_visible(self, request) -> bool:
-        user = request.user
-        return access.is_administrator(user) or access.is_compliance_officer(user)
+        return sees_every_model(request.user)
 
     def _owned(self, request, queryset):
         if access.is_administrator(request.user):
@@ -317,7 +339,7 @@ class AlertAdmin(OwnerScopedAdmin):
 
 
 @admin.register(AlertNotification)
-class AlertNotificationAdmin(ReadOnlyAdmin):
+class AlertNotificationAdmin(OwnerScopedReadOnlyAdmin):
     """Read-only: only the delivery task writes these rows. A webhook that failed, or that its
     receiver lost, is replayed from here through the service, which audits it."""
 
@@ -334,17 +356,10 @@ class AlertNotificationAdmin(ReadOnlyAdmin):
     list_filter = ["status", "channel", "event"]
     search_fields = ["event_id", "recipient", "alert__model__slug"]
     actions = ["replay"]
+    owner_path = "alert__model__"
 
     def get_queryset(self, request):
-        queryset = (
-            super().get_queryset(request).select_related("alert", "alert__model", "alert__rule")
-        )
-        if access.is_administrator(request.user) or access.is_compliance_officer(request.user):
-            return queryset
-        return queryset.filter(owned_models_q(request.user, "alert__model__")).distinct()
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.concrete_fields]
+        return super().get_queryset(request).select_related("alert", "alert__model", "alert__rule")
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
