@@ -64,9 +64,12 @@ ROLES = {
 
 def forward(apps, schema_editor):
     for app_config in apps.get_app_configs():
+        # create_permissions skips an app without a models module, which historical app
+        # configs lack; put back what was there (the live registry has real modules).
+        previous = getattr(app_config, "models_module", None)
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = previous
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     ours = Permission.objects.filter(content_type__app_label__in=APPS)
