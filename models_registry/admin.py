@@ -526,7 +526,7 @@ class SignOffInline(admin.TabularInline):
 
 
 @admin.register(RetrainingRequest)
-class RetrainingRequestAdmin(ReadOnlyAdmin):
+class RetrainingRequestAdmin(OwnerScopedReadOnlyAdmin):
     """Read-only: transitions happen on the request's page and through the services, where
     they are checked and audited."""
 
@@ -536,13 +536,7 @@ class RetrainingRequestAdmin(ReadOnlyAdmin):
     inlines = [SignOffInline]
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).select_related("model", "candidate")
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(owned_models_q(request.user, "model__")).distinct()
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.concrete_fields]
+        return super().get_queryset(request).select_related("model", "candidate")
 
     @admin.display(description="Page")
     def page(self, obj):

@@ -1,23 +1,13 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from audit.admin import ReadOnlyAdmin
-from models_registry.admin import owned_models_q
+from models_registry import access
+from models_registry.admin import OwnerScopedReadOnlyAdmin
 from reviewapp.models import Outcome, Prediction, ReviewItem
 
 
-class OwnerScopedReadOnly(ReadOnlyAdmin):
-    owner_path = "model__"
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(owned_models_q(request.user, self.owner_path))
-
-
 @admin.register(Prediction)
-class PredictionAdmin(OwnerScopedReadOnly):
+class PredictionAdmin(OwnerScopedReadOnlyAdmin):
     list_display = [
         "external_id",
         "model",
@@ -34,13 +24,13 @@ class PredictionAdmin(OwnerScopedReadOnly):
 
 
 @admin.register(ReviewItem)
-class ReviewItemAdmin(OwnerScopedReadOnly):
+class ReviewItemAdmin(OwnerScopedReadOnlyAdmin):
     list_display = ["prediction", "model", "status", "priority", "due_at", "claimed_by"]
     list_filter = ["status", "model"]
 
 
 @admin.register(Outcome)
-class OutcomeAdmin(OwnerScopedReadOnly, SimpleHistoryAdmin):
+class OutcomeAdmin(OwnerScopedReadOnlyAdmin, SimpleHistoryAdmin):
     owner_path = "prediction__model__"
     list_display = ["prediction", "actual", "observed_at", "recorded_at"]
 
@@ -54,7 +44,7 @@ from reviewapp.services.webhooks import webhook_delivery_replay  # noqa: E402
 
 
 @admin.register(ReviewAction)
-class ReviewActionAdmin(OwnerScopedReadOnly):
+class ReviewActionAdmin(OwnerScopedReadOnlyAdmin):
     list_display = ["item", "model", "user", "stage", "action", "created_at"]
     list_filter = ["stage", "action", "model"]
     date_hierarchy = "created_at"
@@ -75,7 +65,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(OwnerScopedReadOnly):
+class WebhookDeliveryAdmin(OwnerScopedReadOnlyAdmin):
     list_display = [
         "event_id",
         "model",
@@ -91,13 +81,17 @@ class WebhookDeliveryAdmin(OwnerScopedReadOnly):
     inlines = [WebhookAttemptInline]
     actions = ["replay"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+    def has_replay_permission(self, request) -> bool:
+        return access.models_administered_by(request.user).exists()
 
-    @admin.action(description="Replay the selected deliveries (same event id)")
+    @admin.action(
+        description="Replay the selected deliveries (same event id)", permissions=["replay"]
+    )
     def replay(self, request, queryset):
-        for delivery in queryset:
+        # Compliance officers see every model's deliveries but change nothing.
+        mine = queryset.filter(model__in=access.models_administered_by(request.user))
+        for delivery in mine:
             webhook_delivery_replay(delivery=delivery, user=request.user)
         self.message_user(
-            request, f"{queryset.count()} delivery(ies) will be sent again.", admin_messages.SUCCESS
+            request, f"{len(mine)} delivery(ies) will be sent again.", admin_messages.SUCCESS
         )

@@ -4,8 +4,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from reviewapp.models import WebhookDelivery
 from tests.audit.conftest import grant_role
 from tests.permissions.matrix import Case, assert_each_role_gets_what_it_should, client_for
+from tests.reviewapp.review_items import make_item
 
 CASES = [
     Case(
@@ -107,6 +109,32 @@ def test_compliance_sees_other_models_in_the_admin_but_cannot_save(world):
         f"/admin/models_registry/mlmodel/{world['ids']['fraud']}/change/", {"name": "x"}
     )
     assert posted.status_code == 403
+
+
+def test_compliance_reads_every_models_review_records_in_the_admin(world, other_model):
+    fraud_item = make_item(other_model)
+    compliance = client_for("compliance", world)
+    for listing in ("/admin/reviewapp/reviewitem/", "/admin/reviewapp/prediction/"):
+        page = compliance.get(listing).content.decode()
+        assert "loan-default" in page and "claim-fraud" in page, listing
+    item_page = compliance.get(f"/admin/reviewapp/reviewitem/{world['ids']['item']}/change/")
+    assert item_page.status_code == 200 and b'name="_save"' not in item_page.content
+    # The owner of loan-default sees their own model's items only.
+    owners = client_for("owner", world).get("/admin/reviewapp/reviewitem/").content.decode()
+    assert f"/admin/reviewapp/reviewitem/{world['ids']['item']}/" in owners
+    assert f"/admin/reviewapp/reviewitem/{fraud_item.pk}/" not in owners
+
+
+def test_compliance_cannot_replay_a_webhook_delivery_from_the_admin(world):
+    delivery = WebhookDelivery.objects.get(pk=world["ids"]["delivery"])
+    listing = "/admin/reviewapp/webhookdelivery/"
+    compliance = client_for("compliance", world)
+    page = compliance.get(listing)
+    assert page.status_code == 200 and b'value="replay"' not in page.content
+    compliance.post(listing, {"action": "replay", "_selected_action": [delivery.pk]})
+    assert not AuditEvent.objects.filter(action="webhook.replayed").exists()
+    owner = client_for("owner", world)
+    assert b'value="replay"' in owner.get(listing).content
 
 
 def test_audit_events_are_read_only_even_for_superusers(world, django_user_model):
