@@ -17,6 +17,7 @@ up and records the expiry of leases nobody has taken over yet.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -170,6 +171,36 @@ RETURNING {columns}, picked.previous_holder, picked.previous_expiry,
 """
 
 
+@functools.cache
+def _pg_claim_sql(*, by_id: bool, skipping: bool) -> str:
+    """The claim statement, built once per shape (a claim runs it many times a second)."""
+    extra = " ".join(
+        ([" AND c.id = %(item)s"] if by_id else [])
+        + ([" AND NOT (c.id = ANY(%(skip)s))"] if skipping else [])
+    )
+    if by_id:
+        # One item asked for by id: found by primary key, free or with its lease run out.
+        candidates = _PG_CANDIDATE.format(
+            holder="(c.claimed_by_id IS NULL OR c.lease_expires_at <= %(now)s)",
+            extra=extra,
+            order="",
+        )
+    else:
+        unclaimed = _PG_CANDIDATE.format(
+            holder="c.claimed_by_id IS NULL", extra=extra, order=_QUEUE_ORDER
+        )
+        lapsed = _PG_CANDIDATE.format(
+            holder="c.claimed_by_id IS NOT NULL AND c.lease_expires_at <= %(now)s",
+            extra=extra,
+            order=_QUEUE_ORDER,
+        )
+        candidates = (
+            f"SELECT * FROM ({unclaimed}) AS unclaimed UNION ALL SELECT * FROM ({lapsed}) AS lapsed"
+        )
+    columns = ", ".join(f"t.{f.column}" for f in ReviewItem._meta.concrete_fields)
+    return _PG_CLAIM.format(candidates=candidates, columns=columns)
+
+
 def _claim_postgresql(user, now, item_id, skip_ids):
     """The claim as one statement: who may work what, what comes first, and the lock.
 
@@ -179,38 +210,9 @@ def _claim_postgresql(user, now, item_id, skip_ids):
     returned. A person working several models briefly locks up to two candidates per model,
     released when this transaction ends.
     """
-    extra = []
-    params = {"user": user.pk, "now": now}
-    if item_id is not None:
-        extra.append("AND c.id = %(item)s")
-        params["item"] = item_id
-    if skip_ids:
-        extra.append("AND NOT (c.id = ANY(%(skip)s))")
-        params["skip"] = list(skip_ids)
+    params = {"user": user.pk, "now": now, "item": item_id, "skip": list(skip_ids)}
+    sql = _pg_claim_sql(by_id=item_id is not None, skipping=bool(skip_ids))
     fields = ReviewItem._meta.concrete_fields
-    extra_sql = " ".join(extra)
-    if item_id is not None:
-        # One item asked for by id: found by primary key, free or with its lease run out.
-        candidates = _PG_CANDIDATE.format(
-            holder="(c.claimed_by_id IS NULL OR c.lease_expires_at <= %(now)s)",
-            extra=extra_sql,
-            order="",
-        )
-    else:
-        unclaimed = _PG_CANDIDATE.format(
-            holder="c.claimed_by_id IS NULL", extra=extra_sql, order=_QUEUE_ORDER
-        )
-        lapsed = _PG_CANDIDATE.format(
-            holder="c.claimed_by_id IS NOT NULL AND c.lease_expires_at <= %(now)s",
-            extra=extra_sql,
-            order=_QUEUE_ORDER,
-        )
-        candidates = (
-            f"SELECT * FROM ({unclaimed}) AS unclaimed UNION ALL SELECT * FROM ({lapsed}) AS lapsed"
-        )
-    sql = _PG_CLAIM.format(
-        candidates=candidates, columns=", ".join(f"t.{f.column}" for f in fields)
-    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
