@@ -29,6 +29,13 @@ def test_without_a_secret_key_and_debug_off_it_refuses_to_start_with_a_clear_mes
     assert "SECRET_KEY is not set" in result.stderr
 
 
+def test_a_missing_setting_is_one_clear_line_not_a_traceback():
+    result = run_check(DEBUG="false")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("countersign: SECRET_KEY is not set")
+
+
 def test_with_a_secret_key_it_starts():
     result = run_check(
         DEBUG="false",
