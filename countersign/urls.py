@@ -18,3 +18,6 @@ urlpatterns = [
     path("", include("models_registry.metrics")),
     path("", include("models_registry.retraining.urls")),
 ]
+
+handler404 = "reviewapp.api.errors.not_found"
+handler500 = "reviewapp.api.errors.server_error"

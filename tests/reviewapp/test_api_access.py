@@ -96,3 +96,16 @@ def test_a_malformed_authorization_header_is_401(loan_model):
     response = client.get("/api/v1/models/")
     assert response.status_code == 401
     assert "Malformed" in response.json()["detail"]
+
+
+def test_a_path_under_the_api_that_matches_no_endpoint_answers_404_in_json(service_client):
+    response = service_client.post("/api/v1/retraining-requests/abc/resend")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "No endpoint at /api/v1/retraining-requests/abc/resend."}
+
+
+def test_pages_outside_the_api_keep_the_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
