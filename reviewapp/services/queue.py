@@ -5,10 +5,12 @@ A claim is one SQL statement that the database settles (DESIGN invariant 3):
 - PostgreSQL: ``UPDATE ... FROM (SELECT ... ORDER BY ... FOR UPDATE SKIP LOCKED LIMIT 1)``.
   Concurrent reviewers skip each other's locked candidate instead of queueing behind it, and
   the subquery also hands back the previous holder so a lease taken over after it ran out is
-  audited as expired.
+  audited as expired. The audit events are inserted by the same statement, so a claim is one
+  round trip and one transaction: claim and event are written together or not at all.
 - SQLite (the demo database) has no ``SKIP LOCKED``: the claim picks the next candidate and
   then runs a conditional ``UPDATE ... WHERE id = ? AND <still claimable>`` that only one
-  writer can win; a loser moves on to the next candidate.
+  writer can win; a loser moves on to the next candidate. Its events are written by
+  ``audit_events_record`` in the same transaction.
 
 A lease that runs out makes the item claimable again at once (the claim's WHERE clause reads
 ``lease_expires_at <= now``); no sweeper has to run first. ``review_leases_expire`` only tidies
@@ -149,26 +151,55 @@ SELECT c.id, c.priority, c.due_at,
 # by primary key instead of walking the queue in order until it meets it.
 _QUEUE_ORDER = "ORDER BY c.priority DESC, c.due_at ASC"
 
+# The claim and its audit events in one statement: on PostgreSQL a claim is one round trip and
+# its own transaction (autocommit), so a claim can never be recorded without its event or the
+# other way round. The event columns and payloads are those ``audit_events_record`` writes.
 _PG_CLAIM = """
-UPDATE reviewapp_reviewitem AS t
-   SET claimed_by_id = %(user)s,
-       claimed_at = %(now)s,
-       lease_expires_at = %(now)s + make_interval(secs => picked.lease_seconds)
-  FROM (
-        SELECT x.id, x.previous_holder, x.previous_expiry, m.lease_seconds, m.slug,
-               m.owner_id, m.backup_owner_id
-          FROM models_registry_mlmodel m
-         CROSS JOIN LATERAL ({candidates}) AS x
-         WHERE m.owner_id = %(user)s OR m.backup_owner_id = %(user)s
-            OR EXISTS (SELECT 1 FROM models_registry_mlmodel_reviewers r
-                        WHERE r.mlmodel_id = m.id AND r.user_id = %(user)s)
-         ORDER BY x.priority DESC, x.due_at ASC
-         LIMIT 1
-       ) AS picked
- WHERE t.id = picked.id
-RETURNING {columns}, picked.previous_holder, picked.previous_expiry,
-          picked.lease_seconds, picked.slug, picked.owner_id, picked.backup_owner_id
+WITH claimed AS (
+    UPDATE reviewapp_reviewitem AS t
+       SET claimed_by_id = %(user)s,
+           claimed_at = %(now)s,
+           lease_expires_at = %(now)s + make_interval(secs => picked.lease_seconds)
+      FROM (
+            SELECT x.id, x.previous_holder, x.previous_expiry, m.lease_seconds, m.slug,
+                   m.owner_id, m.backup_owner_id
+              FROM models_registry_mlmodel m
+             CROSS JOIN LATERAL ({candidates}) AS x
+             WHERE m.owner_id = %(user)s OR m.backup_owner_id = %(user)s
+                OR EXISTS (SELECT 1 FROM models_registry_mlmodel_reviewers r
+                            WHERE r.mlmodel_id = m.id AND r.user_id = %(user)s)
+             ORDER BY x.priority DESC, x.due_at ASC
+             LIMIT 1
+           ) AS picked
+     WHERE t.id = picked.id
+ RETURNING {columns}, picked.previous_holder, picked.previous_expiry,
+           picked.lease_seconds, picked.slug, picked.owner_id, picked.backup_owner_id
+),
+audited AS (
+    INSERT INTO audit_auditevent (occurred_at, actor_type, actor_id, actor_label, action,
+                                  object_type, object_id, model_id, chain, payload, prev_hash)
+    SELECT %(now)s, e.actor_type, e.actor_id, e.actor_label, e.action,
+           %(object_type)s, claimed.id::text, claimed.model_id, claimed.slug, e.payload, ''
+      FROM claimed
+     CROSS JOIN LATERAL (VALUES
+           (1, %(system_type)s, %(system_id)s, %(system_label)s, 'review.lease_expired',
+            jsonb_build_object('holder_id', claimed.previous_holder,
+                               'lease_expired_at', {expired_iso})),
+           (2, %(user_type)s, %(user_id)s, %(user_label)s, 'review.claimed',
+            jsonb_build_object('prediction_id', claimed.prediction_id, 'stage', claimed.stage,
+                               'lease_expires_at', {expires_iso}))
+           ) AS e(n, actor_type, actor_id, actor_label, action, payload)
+     WHERE e.n = 2 OR claimed.previous_holder IS NOT NULL
+     ORDER BY e.n
+)
+SELECT * FROM claimed
 """
+
+
+def _pg_iso(column: str) -> str:
+    """SQL for a timestamp as ``datetime.isoformat()`` writes one in UTC (as the Python
+    audit path does), so payloads read the same whichever path wrote them."""
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00'"
 
 
 @functools.cache
@@ -198,19 +229,38 @@ def _pg_claim_sql(*, by_id: bool, skipping: bool) -> str:
             f"SELECT * FROM ({unclaimed}) AS unclaimed UNION ALL SELECT * FROM ({lapsed}) AS lapsed"
         )
     columns = ", ".join(f"t.{f.column}" for f in ReviewItem._meta.concrete_fields)
-    return _PG_CLAIM.format(candidates=candidates, columns=columns)
+    return _PG_CLAIM.format(
+        candidates=candidates,
+        columns=columns,
+        expired_iso=_pg_iso("claimed.previous_expiry"),
+        expires_iso=_pg_iso("claimed.lease_expires_at"),
+    )
 
 
-def _claim_postgresql(user, now, item_id, skip_ids):
-    """The claim as one statement: who may work what, what comes first, and the lock.
+def _claim_postgresql(user, now, item_id, skip_ids) -> ReviewItem | None:
+    """The claim as one statement: who may work what, what comes first, the lock, the audit.
 
     Per model the reviewer may work, the first unclaimed item and the first item whose lease
     ran out are picked by index scans in queue order with ``FOR UPDATE SKIP LOCKED`` (a row
     another claim is taking is skipped, not waited for); the best of those is updated and
-    returned. A person working several models briefly locks up to two candidates per model,
-    released when this transaction ends.
+    returned, and ``review.claimed`` (after ``review.lease_expired`` when a lapsed lease is
+    taken over) is inserted by the same statement. A person working several models briefly
+    locks up to two candidates per model, released when the statement ends.
     """
-    params = {"user": user.pk, "now": now, "item": item_id, "skip": list(skip_ids)}
+    claimant, queue = Actor.user(user), Actor.system("review queue")
+    params = {
+        "user": user.pk,
+        "now": now,
+        "item": item_id,
+        "skip": list(skip_ids),
+        "object_type": ITEM,
+        "user_type": claimant.type,
+        "user_id": claimant.id,
+        "user_label": claimant.label,
+        "system_type": queue.type,
+        "system_id": queue.id,
+        "system_label": queue.label,
+    }
     sql = _pg_claim_sql(by_id=item_id is not None, skipping=bool(skip_ids))
     fields = ReviewItem._meta.concrete_fields
     with connection.cursor() as cursor:
@@ -220,13 +270,13 @@ def _claim_postgresql(user, now, item_id, skip_ids):
         return None
     count = len(fields)
     item = ReviewItem.from_db(connection.alias, [f.attname for f in fields], row[:count])
-    previous_holder, previous_expiry, lease_seconds, slug, owner_id, backup_id = row[count:]
+    _previous_holder, _previous_expiry, lease_seconds, slug, owner_id, backup_id = row[count:]
     item.model = MLModel.from_db(
         connection.alias,
         ["id", "slug", "lease_seconds", "owner_id", "backup_owner_id"],
         [item.model_id, slug, lease_seconds, owner_id, backup_id],
     )
-    return item, previous_holder, previous_expiry
+    return item
 
 
 def _claim_sqlite(user, workable, now, item_id, skip_ids):
@@ -268,33 +318,33 @@ def _claim_sqlite(user, workable, now, item_id, skip_ids):
 def _claim(user, *, item_id: int | None = None, skip_ids=()) -> ReviewItem | None:
     now = timezone.now()
     if connection.vendor == "postgresql":
-        claimed = _claim_postgresql(user, now, item_id, skip_ids)
-    else:
-        workable = workable_models(user)
-        if not workable.all_model_ids:
-            return None
-        claimed = _claim_sqlite(user, workable, now, item_id, skip_ids)
-    if claimed is None:
+        return _claim_postgresql(user, now, item_id, skip_ids)
+    workable = workable_models(user)
+    if not workable.all_model_ids:
         return None
-    item, previous_holder, previous_expiry = claimed
-    events = []
-    if previous_holder is not None:
-        events.append(_expired_event(item, previous_holder, previous_expiry))
-    events.append(
-        EventSpec(
-            action="review.claimed",
-            actor=Actor.user(user),
-            object_type=ITEM,
-            object_id=item.pk,
-            model=item.model,
-            payload={
-                "prediction_id": item.prediction_id,
-                "stage": item.stage,
-                "lease_expires_at": _iso(item.lease_expires_at),
-            },
+    with transaction.atomic():
+        claimed = _claim_sqlite(user, workable, now, item_id, skip_ids)
+        if claimed is None:
+            return None
+        item, previous_holder, previous_expiry = claimed
+        events = []
+        if previous_holder is not None:
+            events.append(_expired_event(item, previous_holder, previous_expiry))
+        events.append(
+            EventSpec(
+                action="review.claimed",
+                actor=Actor.user(user),
+                object_type=ITEM,
+                object_id=item.pk,
+                model=item.model,
+                payload={
+                    "prediction_id": item.prediction_id,
+                    "stage": item.stage,
+                    "lease_expires_at": _iso(item.lease_expires_at),
+                },
+            )
         )
-    )
-    audit_events_record(events)
+        audit_events_record(events)
     return item
 
 
@@ -317,14 +367,12 @@ def _expired_event(item: ReviewItem, previous_holder, previous_expiry) -> EventS
     )
 
 
-@transaction.atomic
 def review_item_claim_next(*, user, skip_ids=()) -> ReviewItem | None:
     """Give ``user`` the most urgent item they may work (highest priority, then earliest
     due), under a lease; None when there is nothing for them."""
     return _claim(user, skip_ids=skip_ids)
 
 
-@transaction.atomic
 def review_item_open(*, user, item: ReviewItem) -> ReviewItem:
     """Open one item: claim it if it is free, keep it if the user holds it already.
 

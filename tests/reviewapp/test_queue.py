@@ -1,6 +1,6 @@
 """The review queue: who gets which item, leases, release, expiry and access."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -54,6 +54,24 @@ def test_a_claim_gives_a_lease_of_the_models_length_and_is_audited(staffed_model
     assert event.actor_id == str(reviewer.pk) and event.object_id == str(item.pk)
 
 
+def test_the_claim_event_says_what_was_claimed_under_the_models_chain(staffed_model, reviewer):
+    item = make_item(staffed_model)
+
+    claimed = review_item_claim_next(user=reviewer)
+
+    event = AuditEvent.objects.get(action="review.claimed")
+    assert (event.model_id, event.chain, event.object_type) == (
+        staffed_model.pk,
+        staffed_model.slug,
+        "reviewapp.reviewitem",
+    )
+    assert event.actor_type == "user" and event.actor_label.startswith(reviewer.username)
+    assert event.payload["prediction_id"] == item.prediction_id
+    assert event.payload["stage"] == "review"
+    written = datetime.fromisoformat(event.payload["lease_expires_at"])
+    assert written == claimed.lease_expires_at
+
+
 def test_the_default_lease_is_ten_minutes(staffed_model, reviewer):
     make_item(staffed_model)
     claimed = review_item_claim_next(user=reviewer)
@@ -76,12 +94,18 @@ def test_an_expired_lease_is_claimable_again_without_a_sweep(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
 
+    lapsed_at = ReviewItem.objects.get(pk=item.pk).lease_expires_at
+
     taken = review_item_claim_next(user=second_reviewer)
 
     assert taken.pk == item.pk and taken.claimed_by == second_reviewer
     expired = AuditEvent.objects.get(action="review.lease_expired")
     assert expired.payload["holder_id"] == reviewer.pk
+    assert datetime.fromisoformat(expired.payload["lease_expired_at"]) == lapsed_at
     assert expired.actor_type == "system"
+    claimed_again = AuditEvent.objects.filter(action="review.claimed").latest("id")
+    assert claimed_again.actor_id == str(second_reviewer.pk)
+    assert expired.id < claimed_again.id, "the expiry is recorded before the new claim"
 
 
 def test_a_lapsed_lease_takes_its_place_in_queue_order_among_unclaimed_items(
