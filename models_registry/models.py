@@ -559,6 +559,9 @@ class NotificationStatus(models.TextChoices):
     FAILED = "failed", "Failed (gave up)"
 
 
+ALERT_DELIVERY_ATTEMPTS = 5
+
+
 class AlertNotification(models.Model):
     """One message about an alert to one recipient; the row is the delivery's work queue."""
 
@@ -583,6 +586,10 @@ class AlertNotification(models.Model):
         "theirs at their first attempt.",
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    attempt_limit = models.PositiveSmallIntegerField(
+        default=ALERT_DELIVERY_ATTEMPTS,
+        help_text="Attempts allowed before the notification is failed; a replay allows one more.",
+    )
     last_status_code = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="The HTTP status of the last webhook attempt."
     )

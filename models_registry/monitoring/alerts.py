@@ -46,7 +46,6 @@ from reviewapp.services import webhooks
 logger = logging.getLogger(__name__)
 
 SYSTEM = Actor.system("monitoring")
-MAX_DELIVERY_ATTEMPTS = 5
 DAY = 86400
 
 DEFAULT_RULES = (
@@ -597,21 +596,25 @@ def notification_claim_next(*, now: datetime) -> AlertNotification | None:
     flight is the lease: ``next_attempt_at`` moves past the longest a send can take. The
     attempt is counted here, before the send, so a worker killed mid-send still leaves a
     trace (``attempts`` and ``last_error``), and the notification is taken again, same event
-    id, once the lease has run out.
+    id, once the lease has run out; one whose last allowed attempt stopped like that is failed.
 
     A row created before payloads were stored gets its payload here, once, before its first
     send, and keeps it; that payload is read back so the send uses it as stored (a JSON round
     trip can change a number's spelling), like every later attempt.
     """
-    n = (
-        AlertNotification.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now)
-        .select_related("alert", "alert__model", "alert__rule")
-        .order_by("next_attempt_at")
-        .first()
-    )
-    if n is None:
-        return None
+    while True:
+        n = (
+            AlertNotification.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now)
+            .select_related("alert", "alert__model", "alert__rule")
+            .order_by("next_attempt_at")
+            .first()
+        )
+        if n is None:
+            return None
+        if n.attempts < n.attempt_limit:
+            break
+        _give_up_unreported(n)
     n.attempts += 1
     n.next_attempt_at = now + delivery_lease()
     n.last_error = (
@@ -627,6 +630,19 @@ def notification_claim_next(*, now: datetime) -> AlertNotification | None:
     if "payload" in fields:
         n.refresh_from_db(fields=["payload"])
     return n
+
+
+def _give_up_unreported(n: AlertNotification) -> None:
+    """Fail a notification whose last allowed attempt was taken and never reported: its worker
+    stopped mid-send (killed, or crashed by this very notification). Taking it again once per
+    lease, forever, would hide that."""
+    n.status = NotificationStatus.FAILED
+    n.last_error = (
+        f"gave up after {n.attempts} attempts; the last one never reported an outcome "
+        "(its worker stopped)"
+    )
+    n.save(update_fields=["status", "last_error"])
+    logger.error("gave up delivering %s: %s", n, n.last_error)
 
 
 def notification_send(n: AlertNotification) -> Outcome:
@@ -655,7 +671,7 @@ def notification_attempt_record(
     fields = {"last_error": outcome.error, "last_status_code": outcome.status_code}
     if not outcome.error:
         fields.update(status=NotificationStatus.SENT, sent_at=attempt_at)
-    elif n.attempts >= MAX_DELIVERY_ATTEMPTS:
+    elif n.attempts >= n.attempt_limit:
         fields.update(status=NotificationStatus.FAILED)
     else:
         fields.update(next_attempt_at=attempt_at + _retry_wait(n.attempts))
@@ -717,7 +733,8 @@ def alert_notification_replay(*, notification: AlertNotification, user) -> Alert
     previous = n.status
     n.status = NotificationStatus.PENDING
     n.next_attempt_at = timezone.now()
-    n.save(update_fields=["status", "next_attempt_at"])
+    n.attempt_limit = max(n.attempt_limit, n.attempts + 1)
+    n.save(update_fields=["status", "next_attempt_at", "attempt_limit"])
     audit_event_record(
         action="alert.notification_replayed",
         actor=Actor.user(user),

@@ -5,7 +5,7 @@ is made again once its lease runs out."""
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -415,6 +415,47 @@ def test_an_attempt_that_never_finished_is_retried_after_its_lease_with_the_same
     assert json.loads(request["body"])["event_id"] == str(taken.event_id)
     hook = the_webhook()
     assert hook.status == "sent" and hook.attempts == 2 and hook.last_error == ""
+
+
+def stop_five_workers_mid_send(model) -> datetime:
+    """Five attempts taken and none reported, as if each worker died during its POST; returns
+    when the fifth attempt's lease runs out."""
+    breach(model)
+    AlertNotification.objects.filter(channel="email").delete()  # only the webhook is queued
+    taken_at = timezone.now()
+    for _ in range(5):
+        assert notification_claim_next(now=taken_at) is not None
+        taken_at += delivery_lease()
+    return taken_at
+
+
+def test_a_notification_whose_fifth_attempt_never_reported_is_failed_not_taken_again(
+    loan_model, paged_rule, receiver
+):
+    lease_ends = stop_five_workers_mid_send(loan_model)
+
+    assert notification_claim_next(now=lease_ends) is None
+    assert notifications_deliver(now=lease_ends + timedelta(hours=1)) == 0
+
+    assert receiver.requests == []
+    hook = the_webhook()
+    assert hook.status == "failed" and hook.attempts == 5
+    assert "never reported an outcome" in hook.last_error
+
+
+def test_a_replay_gives_a_notification_failed_that_way_one_more_attempt(
+    loan_model, paged_rule, receiver, owner
+):
+    lease_ends = stop_five_workers_mid_send(loan_model)
+    notification_claim_next(now=lease_ends)  # finds it out of attempts and fails it
+
+    alert_notification_replay(notification=the_webhook(), user=owner)
+    assert notifications_deliver() == 1
+
+    [request] = receiver.requests
+    hook = the_webhook()
+    assert request["headers"]["Countersign-Event-Id"] == str(hook.event_id)
+    assert hook.status == "sent" and hook.attempts == 6
 
 
 def test_a_late_outcome_from_an_attempt_that_outlived_its_lease_does_not_overwrite_the_next(
