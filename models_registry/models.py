@@ -84,7 +84,11 @@ class MLModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(get_user=history_user)
+    # Secrets stay out of the history tables, which everyone who reads history can read; the
+    # audit trail says when one changed (masked), and a revert keeps the current secret.
+    history = HistoricalRecords(
+        get_user=history_user, excluded_fields=["callback_secret", "pipeline_webhook_secret"]
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -474,7 +478,7 @@ class AlertRule(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["webhook_secret"])  # as MLModel's secrets
 
     class Meta:
         ordering = ["model", "name"]

@@ -1,6 +1,9 @@
 """The owners' admin: scoped to their models, every save audited with before and after."""
 
+import json
+
 import pytest
+from django.db import connection
 
 from audit.actors import Actor
 from audit.models import AuditEvent
@@ -43,6 +46,42 @@ def test_an_admin_edit_is_audited_with_before_and_after(owner_client, loan_model
     assert event.payload["changes"]["required_signoffs"] == {"before": 2, "after": 3}
     assert event.payload["changes"]["name"]["after"] == "Loan default v2 name"
     assert MLModel.objects.get(pk=loan_model.pk).history.count() == 2
+
+
+def test_webhook_secrets_are_masked_in_the_trail_and_kept_out_of_the_history(
+    owner_client, loan_model, owner
+):
+    callback, pipeline = "cb-secret-5f1d2a9c", "pipe-secret-88e0b7"
+    form = {
+        "name": loan_model.name,
+        "description": "",
+        "owner": owner.pk,
+        "backup_owner": loan_model.backup_owner_id,
+        "required_signoffs": 2,
+        "lease_seconds": 600,
+        "alert_escalation_seconds": 3600,
+        "review_hourly_cost": "60.00",
+        "callback_url": "https://scoring.example.com/decisions",
+        "callback_secret": callback,
+        "pipeline_webhook_url": "https://pipeline.example.com/retrain",
+        "pipeline_webhook_secret": pipeline,
+    }
+    url = f"/admin/models_registry/mlmodel/{loan_model.pk}/change/"
+    response = owner_client.post(url, form)
+    assert response.status_code == 302, response.content[:2000]
+
+    event = AuditEvent.objects.get(action="model.changed")
+    assert event.payload["changes"]["callback_secret"] == {"before": "", "after": "***"}
+    assert event.payload["changes"]["pipeline_webhook_secret"]["after"] == "***"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM models_registry_historicalmlmodel")
+        history_rows = json.dumps(cursor.fetchall(), default=str)
+    for secret in (callback, pipeline):
+        assert secret not in json.dumps(event.payload)
+        assert secret not in history_rows
+    assert callback not in owner_client.get(f"{url.removesuffix('change/')}history/").text
+    # Going back to the version before keeps the secret the scoring service has now.
+    assert loan_model.history.earliest().instance.callback_secret == callback
 
 
 def test_history_views_are_there(owner_client, loan_model):
