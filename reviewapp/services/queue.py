@@ -35,6 +35,18 @@ from reviewapp.models import OWNER_STAGES, ReviewAction, ReviewItem, ReviewItemS
 ITEM = "reviewapp.reviewitem"
 
 
+def _item_event(action: str, actor: Actor, item, payload: dict) -> EventSpec:
+    """An audit event about a review item, in its model's chain."""
+    return EventSpec(
+        action=action,
+        actor=actor,
+        object_type=ITEM,
+        object_id=item.pk,
+        model=item.model,
+        payload=payload,
+    )
+
+
 class ReviewError(Exception):
     """A review action that is refused; ``field`` names the form field at fault, if any."""
 
@@ -331,13 +343,11 @@ def _claim(user, *, item_id: int | None = None, skip_ids=()) -> ReviewItem | Non
         if previous_holder is not None:
             events.append(_expired_event(item, previous_holder, previous_expiry))
         events.append(
-            EventSpec(
-                action="review.claimed",
-                actor=Actor.user(user),
-                object_type=ITEM,
-                object_id=item.pk,
-                model=item.model,
-                payload={
+            _item_event(
+                "review.claimed",
+                Actor.user(user),
+                item,
+                {
                     "prediction_id": item.prediction_id,
                     "stage": item.stage,
                     "lease_expires_at": _iso(item.lease_expires_at),
@@ -357,13 +367,11 @@ def _iso(value) -> str | None:
 
 
 def _expired_event(item: ReviewItem, previous_holder, previous_expiry) -> EventSpec:
-    return EventSpec(
-        action="review.lease_expired",
-        actor=Actor.system("review queue"),
-        object_type=ITEM,
-        object_id=item.pk,
-        model=item.model,
-        payload={"holder_id": previous_holder, "lease_expired_at": _iso(previous_expiry)},
+    return _item_event(
+        "review.lease_expired",
+        Actor.system("review queue"),
+        item,
+        {"holder_id": previous_holder, "lease_expired_at": _iso(previous_expiry)},
     )
 
 
@@ -402,13 +410,11 @@ def review_item_renew(*, user, item: ReviewItem) -> datetime:
         raise NotLeaseHolder("You no longer hold this item.")
     audit_events_record(
         [
-            EventSpec(
-                action="review.lease_renewed",
-                actor=Actor.user(user),
-                object_type=ITEM,
-                object_id=item.pk,
-                model=item.model,
-                payload={"lease_expires_at": expires.isoformat()},
+            _item_event(
+                "review.lease_renewed",
+                Actor.user(user),
+                item,
+                {"lease_expires_at": expires.isoformat()},
             )
         ]
     )
@@ -424,13 +430,8 @@ def review_item_release(*, user, item: ReviewItem) -> bool:
     if released:
         audit_events_record(
             [
-                EventSpec(
-                    action="review.released",
-                    actor=Actor.user(user),
-                    object_type=ITEM,
-                    object_id=item.pk,
-                    model=item.model,
-                    payload={"prediction_id": item.prediction_id},
+                _item_event(
+                    "review.released", Actor.user(user), item, {"prediction_id": item.prediction_id}
                 )
             ]
         )
