@@ -5,12 +5,14 @@
 
 It (re)creates its own database (``cs_bench_queue`` by default; never the one in DATABASE_URL),
 migrates it, fills it with waiting review items using ``INSERT ... SELECT generate_series``,
-then runs three phases, each with one OS process per reviewer released at the same instant:
+then runs four phases, each with one OS process per reviewer released at the same instant:
 
 1. service layer: ``review_item_claim_next`` then ``review_action_record(action="approve")``
    in a loop (audit events, ReviewAction, Decision, statuses: everything a reviewer causes);
 2. service layer, claims only (``review_item_claim_next`` with its audit event);
-3. bare SQL ceiling: one ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)
+3. the service layer's claim statement alone, sent from psycopg as a prepared statement (what
+   the claim costs PostgreSQL, without Django and without planning);
+4. bare SQL ceiling: one ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)
    RETURNING id`` per claim, autocommit, nothing else.
 
 It prints claims per second, claim latency percentiles, and checks that no item was claimed
@@ -116,6 +118,51 @@ def worker_sql(args) -> dict:
         while time.time() < end:
             t0 = time.perf_counter()
             row = cursor.execute(BARE_CLAIM, {"user": user, "model": model}).fetchone()
+            claim_ms.append((time.perf_counter() - t0) * 1000)
+            if row is None:
+                break
+            claimed.append(row[0])
+    return {"claimed": claimed, "claim_ms": claim_ms, "decide_ms": []}
+
+
+def worker_statement(args) -> dict:
+    """The service layer's own claim statement (claim and audit events), sent from psycopg as
+    a prepared statement: what the claim costs PostgreSQL, without Django or planning."""
+    _django(args.database)
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from audit.actors import Actor
+    from audit.models import ActorType
+    from reviewapp.services.queue import ITEM, _pg_claim_sql
+
+    sql = _pg_claim_sql(by_id=False, skipping=False)
+    claimed, claim_ms = [], []
+    with psycopg.connect(f"{SERVER}/{args.database}", autocommit=True) as conn:
+        cursor = psycopg.Cursor(conn)
+        user = cursor.execute(
+            "SELECT id FROM auth_user WHERE username = %s", [args.user]
+        ).fetchone()[0]
+        claimant = Actor(type=ActorType.USER, id=str(user), label=args.user)
+        queue = Actor.system("review queue")
+        params = {
+            "user": user,
+            "item": None,
+            "skip": [],
+            "object_type": ITEM,
+            "user_type": claimant.type,
+            "user_id": claimant.id,
+            "user_label": claimant.label,
+            "system_type": queue.type,
+            "system_id": queue.id,
+            "system_label": queue.label,
+        }
+        _wait_until(args.start_at)
+        end = args.start_at + args.seconds
+        while time.time() < end:
+            t0 = time.perf_counter()
+            row = cursor.execute(sql, {**params, "now": datetime.now(UTC)}, prepare=True).fetchone()
             claim_ms.append((time.perf_counter() - t0) * 1000)
             if row is None:
                 break
@@ -294,12 +341,13 @@ def main() -> None:
         action="store_true",
         help="keep the database of an earlier run (leases are cleared; decided items stay)",
     )
-    parser.add_argument("--worker", choices=["service", "claim", "sql"])
+    parser.add_argument("--worker", choices=["service", "claim", "statement", "sql"])
     parser.add_argument("--user")
     parser.add_argument("--start-at", type=float)
     args = parser.parse_args()
     if args.worker:
-        result = worker_sql(args) if args.worker == "sql" else worker_service(args)
+        workers = {"sql": worker_sql, "statement": worker_statement}
+        result = workers.get(args.worker, worker_service)(args)
         print(json.dumps(result))
         return
 
@@ -319,12 +367,19 @@ def main() -> None:
     claim_checks = database_checks(args.database, since)
     print(json.dumps(claim_only, indent=2), json.dumps(claim_checks, indent=2), flush=True)
     reuse(args.database)
+    since = last_event_id(args.database)
+    statement = run_phase("statement", args)
+    statement_checks = database_checks(args.database, since)
+    print(json.dumps(statement, indent=2), json.dumps(statement_checks, indent=2), flush=True)
+    reuse(args.database)
     bare = run_phase("sql", args)
     print(json.dumps(bare, indent=2), flush=True)
     ok = (
         service["double_claims"] == 0
         and bare["double_claims"] == 0
         and claim_only["double_claims"] == 0
+        and statement["double_claims"] == 0
+        and statement_checks["items_claimed_twice_per_audit"] == 0
         and checks["items_claimed_twice_per_audit"] == 0
         and claim_checks["items_claimed_twice_per_audit"] == 0
         and checks["review_actions"] == checks["decisions"]
@@ -334,6 +389,8 @@ def main() -> None:
         f"claim p99 {service['claim_p99_ms']:.1f} ms, decide p99 {service['decide_p99_ms']:.1f} ms"
         f"\nservice claim only: {claim_only['per_second']:.0f} claims/s, claim p99 "
         f"{claim_only['claim_p99_ms']:.1f} ms"
+        f"\nclaim statement, prepared, from psycopg: {statement['per_second']:.0f} claims/s, "
+        f"claim p99 {statement['claim_p99_ms']:.1f} ms"
         f"\nbare SQL:      {bare['per_second']:.0f} claims/s, claim p99 "
         f"{bare['claim_p99_ms']:.1f} ms\nno double claims: {ok}"
         f"\ntotal {time.monotonic() - clock:.0f} s"
