@@ -135,9 +135,9 @@ def worker_statement(args) -> dict:
 
     from audit.actors import Actor
     from audit.models import ActorType
-    from reviewapp.services.queue import ITEM, _pg_claim_sql
+    from reviewapp.services.queue import pg_claim_params, pg_claim_sql
 
-    sql = _pg_claim_sql(by_id=False, skipping=False)
+    sql = pg_claim_sql(by_id=False, skipping=False)
     claimed, claim_ms = [], []
     with psycopg.connect(f"{SERVER}/{args.database}", autocommit=True) as conn:
         cursor = psycopg.Cursor(conn)
@@ -145,24 +145,12 @@ def worker_statement(args) -> dict:
             "SELECT id FROM auth_user WHERE username = %s", [args.user]
         ).fetchone()[0]
         claimant = Actor(type=ActorType.USER, id=str(user), label=args.user)
-        queue = Actor.system("review queue")
-        params = {
-            "user": user,
-            "item": None,
-            "skip": [],
-            "object_type": ITEM,
-            "user_type": claimant.type,
-            "user_id": claimant.id,
-            "user_label": claimant.label,
-            "system_type": queue.type,
-            "system_id": queue.id,
-            "system_label": queue.label,
-        }
         _wait_until(args.start_at)
         end = args.start_at + args.seconds
         while time.time() < end:
             t0 = time.perf_counter()
-            row = cursor.execute(sql, {**params, "now": datetime.now(UTC)}, prepare=True).fetchone()
+            params = pg_claim_params(user_id=user, claimant=claimant, now=datetime.now(UTC))
+            row = cursor.execute(sql, params, prepare=True).fetchone()
             claim_ms.append((time.perf_counter() - t0) * 1000)
             if row is None:
                 break

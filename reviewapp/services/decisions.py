@@ -41,11 +41,11 @@ from reviewapp.models import (
     ReviewStage,
 )
 from reviewapp.services.queue import (
-    ITEM,
     AlreadyDecided,
     NotAllowed,
     NotLeaseHolder,
     ReviewError,
+    item_event,
 )
 from reviewapp.services.webhooks import webhook_delivery_create_for
 
@@ -126,14 +126,7 @@ def parse_output(raw: Any, item: ReviewItem) -> Any:
 
 
 def _event(action, actor, item, payload) -> EventSpec:
-    return EventSpec(
-        action=action,
-        actor=actor,
-        object_type=ITEM,
-        object_id=item.pk,
-        model=item.model,
-        payload={"prediction_id": item.prediction_id, **payload},
-    )
+    return item_event(action, actor, item, {"prediction_id": item.prediction_id, **payload})
 
 
 def _final_output(action: str, prediction, output):

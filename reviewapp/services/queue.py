@@ -35,8 +35,9 @@ from reviewapp.models import OWNER_STAGES, ReviewAction, ReviewItem, ReviewItemS
 ITEM = "reviewapp.reviewitem"
 
 
-def _item_event(action: str, actor: Actor, item, payload: dict) -> EventSpec:
-    """An audit event about a review item, in its model's chain."""
+def item_event(action: str, actor: Actor, item, payload: dict) -> EventSpec:
+    """An audit event about a review item, in its model's chain (the queue's and the
+    decisions' events alike)."""
     return EventSpec(
         action=action,
         actor=actor,
@@ -215,7 +216,7 @@ def _pg_iso(column: str) -> str:
 
 
 @functools.cache
-def _pg_claim_sql(*, by_id: bool, skipping: bool) -> str:
+def pg_claim_sql(*, by_id: bool, skipping: bool) -> str:
     """The claim statement, built once per shape (a claim runs it many times a second)."""
     extra = " ".join(
         ([" AND c.id = %(item)s"] if by_id else [])
@@ -249,19 +250,11 @@ def _pg_claim_sql(*, by_id: bool, skipping: bool) -> str:
     )
 
 
-def _claim_postgresql(user, now, item_id, skip_ids) -> ReviewItem | None:
-    """The claim as one statement: who may work what, what comes first, the lock, the audit.
-
-    Per model the reviewer may work, the first unclaimed item and the first item whose lease
-    ran out are picked by index scans in queue order with ``FOR UPDATE SKIP LOCKED`` (a row
-    another claim is taking is skipped, not waited for); the best of those is updated and
-    returned, and ``review.claimed`` (after ``review.lease_expired`` when a lapsed lease is
-    taken over) is inserted by the same statement. A person working several models briefly
-    locks up to two candidates per model, released when the statement ends.
-    """
-    claimant, queue = Actor.user(user), Actor.system("review queue")
-    params = {
-        "user": user.pk,
+def pg_claim_params(*, user_id: int, claimant: Actor, now, item_id=None, skip_ids=()) -> dict:
+    """The parameters of ``pg_claim_sql``'s statement (the queue benchmark sends it too)."""
+    queue = Actor.system("review queue")
+    return {
+        "user": user_id,
         "now": now,
         "item": item_id,
         "skip": list(skip_ids),
@@ -273,7 +266,22 @@ def _claim_postgresql(user, now, item_id, skip_ids) -> ReviewItem | None:
         "system_id": queue.id,
         "system_label": queue.label,
     }
-    sql = _pg_claim_sql(by_id=item_id is not None, skipping=bool(skip_ids))
+
+
+def _claim_postgresql(user, now, item_id, skip_ids) -> ReviewItem | None:
+    """The claim as one statement: who may work what, what comes first, the lock, the audit.
+
+    Per model the reviewer may work, the first unclaimed item and the first item whose lease
+    ran out are picked by index scans in queue order with ``FOR UPDATE SKIP LOCKED`` (a row
+    another claim is taking is skipped, not waited for); the best of those is updated and
+    returned, and ``review.claimed`` (after ``review.lease_expired`` when a lapsed lease is
+    taken over) is inserted by the same statement. A person working several models briefly
+    locks up to two candidates per model, released when the statement ends.
+    """
+    params = pg_claim_params(
+        user_id=user.pk, claimant=Actor.user(user), now=now, item_id=item_id, skip_ids=skip_ids
+    )
+    sql = pg_claim_sql(by_id=item_id is not None, skipping=bool(skip_ids))
     fields = ReviewItem._meta.concrete_fields
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -343,7 +351,7 @@ def _claim(user, *, item_id: int | None = None, skip_ids=()) -> ReviewItem | Non
         if previous_holder is not None:
             events.append(_expired_event(item, previous_holder, previous_expiry))
         events.append(
-            _item_event(
+            item_event(
                 "review.claimed",
                 Actor.user(user),
                 item,
@@ -367,7 +375,7 @@ def _iso(value) -> str | None:
 
 
 def _expired_event(item: ReviewItem, previous_holder, previous_expiry) -> EventSpec:
-    return _item_event(
+    return item_event(
         "review.lease_expired",
         Actor.system("review queue"),
         item,
@@ -410,7 +418,7 @@ def review_item_renew(*, user, item: ReviewItem) -> datetime:
         raise NotLeaseHolder("You no longer hold this item.")
     audit_events_record(
         [
-            _item_event(
+            item_event(
                 "review.lease_renewed",
                 Actor.user(user),
                 item,
@@ -430,7 +438,7 @@ def review_item_release(*, user, item: ReviewItem) -> bool:
     if released:
         audit_events_record(
             [
-                _item_event(
+                item_event(
                     "review.released", Actor.user(user), item, {"prediction_id": item.prediction_id}
                 )
             ]
