@@ -19,6 +19,7 @@ from tests.factories import (
     RoutingPolicyFactory,
     UserFactory,
 )
+from tests.webhook_receiver import Receiver
 
 _original_fixture_teardown = TransactionTestCase._fixture_teardown
 
@@ -153,3 +154,10 @@ def export_dir(settings, tmp_path):
     settings.EXPORT_DIR = tmp_path / "exports"
     settings.EXPORT_SCHEDULE_DIR = tmp_path / "monthly"
     return settings.EXPORT_DIR
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP endpoint on loopback that records the webhooks it gets."""
+    with Receiver() as running:
+        yield running

@@ -1,14 +1,17 @@
-"""A real HTTP receiver on 127.0.0.1 for the webhook tests (http.server in a thread)."""
+"""A real HTTP receiver on 127.0.0.1 for every webhook test (http.server in a thread): the
+scoring service's decision callbacks, alert webhooks and the retraining pipeline."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    """Records every POST; answers with ``self.status`` (change it to simulate outages).
+    """Records every POST and answers with the statuses in ``answers`` in turn, repeating the
+    last one: ``[200]`` always succeeds, ``[503, 200]`` fails once and then recovers.
 
     ``on_request``, when set, is called with each recorded request before the answer goes
     out: a test can look at the database while the sender is still waiting for its response.
@@ -16,7 +19,7 @@ class Receiver:
 
     def __init__(self):
         self.requests: list[dict] = []
-        self.status = 200
+        self.answers: list[int] = [200]
         self.on_request: Callable[[dict], None] | None = None
         receiver = self
 
@@ -28,10 +31,11 @@ class Receiver:
                 receiver.requests.append(request)
                 if receiver.on_request is not None:
                     receiver.on_request(request)
-                self.send_response(receiver.status)
+                status = receiver.next_status()
+                self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
-                self.wfile.write(b"ok" if receiver.status < 300 else b"receiver down")
+                self.wfile.write(b"ok" if status < 300 else b"receiver down")
 
             def log_message(self, *args):
                 pass
@@ -39,6 +43,13 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/countersign"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def next_status(self) -> int:
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+    def json(self, index: int = -1) -> dict:
+        """The body of one recorded request (the last by default), parsed."""
+        return json.loads(self.requests[index]["body"])
 
     def __enter__(self) -> Receiver:
         self.thread.start()

@@ -10,7 +10,6 @@ from django_q.conf import Conf
 from rest_framework.test import APIClient
 
 from models_registry.models import ServiceKeyScope
-from tests.models_registry.retraining_support import Receiver
 
 
 @pytest.fixture
@@ -42,13 +41,6 @@ def pipeline_client(pipeline_service):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {pipeline_service.secret}")
     return client
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture

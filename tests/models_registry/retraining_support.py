@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSIONS_URL = "/api/v1/models/loan-default/versions"
 
@@ -22,38 +19,6 @@ def candidate_body(label="v2", request_id=None, **overrides) -> dict:
         body["retraining_request"] = request_id
     body.update(overrides)
     return body
-
-
-class Receiver:
-    """A real HTTP endpoint on loopback that records what the pipeline webhook receives."""
-
-    def __init__(self, answers=(200,)):
-        self.calls: list[dict] = []
-        self.answers = list(answers)
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.calls.append({"headers": dict(self.headers), "body": body})
-                code = receiver.answers.pop(0) if len(receiver.answers) > 1 else receiver.answers[0]
-                self.send_response(code)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/retraining"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def json(self, index=-1) -> dict:
-        return json.loads(self.calls[index]["body"])
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 PREDICTIONS_URL = "/api/v1/models/loan-default/predictions"

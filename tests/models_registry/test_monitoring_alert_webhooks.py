@@ -36,19 +36,12 @@ from models_registry.monitoring.alerts import (
     notifications_deliver,
 )
 from reviewapp.services.webhooks import verify
-from tests.models_registry.test_monitoring_alerts import hour, snapshot
-from tests.reviewapp.webhook_receiver import Receiver
+from tests.models_registry.test_monitoring_alerts import hour, rule_for, snapshot
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "whsec-alerts-0123456789"
 NOTIFICATIONS = "/admin/models_registry/alertnotification/"
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as running:
-        yield running
 
 
 @pytest.fixture
@@ -67,19 +60,6 @@ def breach(model, now=None):
 
 def the_webhook() -> AlertNotification:
     return AlertNotification.objects.get(channel="webhook")
-
-
-def rule_for(model, **fields) -> AlertRule:
-    return AlertRule(
-        model=model,
-        name="Contract violations above 5%",
-        metric=AlertMetric.CONTRACT_VIOLATION_RATE,
-        comparison=Comparison.GT,
-        threshold=0.05,
-        window_seconds=4 * 3600,
-        min_sample_size=100,
-        **fields,
-    )
 
 
 def test_a_rule_with_a_webhook_url_and_no_secret_is_refused_on_the_secret_field(loan_model):
@@ -200,7 +180,7 @@ def test_each_notification_has_its_own_event_id(loan_model, paged_rule, receiver
 
 def test_a_failing_receiver_is_retried_with_the_same_event_id(loan_model, paged_rule, receiver):
     breach(loan_model)
-    receiver.status = 503
+    receiver.answers = [503]
     first_try = timezone.now()
 
     notifications_deliver(now=first_try)
@@ -210,7 +190,7 @@ def test_a_failing_receiver_is_retried_with_the_same_event_id(loan_model, paged_
     assert hook.last_status_code == 503 and "HTTP 503" in hook.last_error
     assert hook.next_attempt_at == first_try + timedelta(seconds=60)
 
-    receiver.status = 204
+    receiver.answers = [204]
     notifications_deliver(now=first_try + timedelta(seconds=60))
 
     hook.refresh_from_db()
@@ -230,7 +210,7 @@ def test_it_backs_off_1_2_4_8_minutes_then_gives_up_after_five_attempts(
     loan_model, paged_rule, receiver
 ):
     breach(loan_model)
-    receiver.status = 500
+    receiver.answers = [500]
     at = timezone.now()
     waits = []
     for _ in range(5):
@@ -261,11 +241,11 @@ def test_a_retry_carries_the_first_attempts_body_byte_for_byte_after_the_alert_w
     loan_model, paged_rule, receiver, owner
 ):
     breach(loan_model)
-    receiver.status = 503
+    receiver.answers = [503]
     first_try = timezone.now()
     notifications_deliver(now=first_try)
     alert_resolve(alert=Alert.objects.get(), user=owner, note="Fixed upstream.")
-    receiver.status = 200
+    receiver.answers = [200]
 
     notifications_deliver(now=first_try + timedelta(minutes=1))
 
@@ -281,7 +261,7 @@ def test_a_notification_queued_before_bodies_were_stored_gets_its_body_once_at_f
 ):
     breach(loan_model)
     AlertNotification.objects.update(payload={})  # as rows created before the field existed
-    receiver.status = 503
+    receiver.answers = [503]
     first_try = timezone.now()
 
     notifications_deliver(now=first_try)
@@ -291,7 +271,7 @@ def test_a_notification_queued_before_bodies_were_stored_gets_its_body_once_at_f
     assert hook.payload["type"] == "alert.opened" and hook.payload["status"] == "open"
     assert AlertNotification.objects.get(channel="email").payload["subject"]
     alert_resolve(alert=Alert.objects.get(), user=owner, note="Fixed upstream.")
-    receiver.status = 200
+    receiver.answers = [200]
     notifications_deliver(now=first_try + timedelta(minutes=1))
     first, second = receiver.requests
     assert second["body"] == first["body"]
@@ -300,7 +280,7 @@ def test_a_notification_queued_before_bodies_were_stored_gets_its_body_once_at_f
 
 def test_a_redirect_is_not_followed_and_counts_as_a_failure(loan_model, paged_rule, receiver):
     breach(loan_model)
-    receiver.status = 302
+    receiver.answers = [302]
 
     notifications_deliver()
 
@@ -465,7 +445,7 @@ def test_a_late_outcome_from_an_attempt_that_outlived_its_lease_does_not_overwri
     AlertNotification.objects.filter(channel="email").delete()  # only the webhook is queued
     taken_at = timezone.now()
     slow = notification_claim_next(now=taken_at)
-    receiver.status = 503
+    receiver.answers = [503]
     notifications_deliver(now=taken_at + delivery_lease())  # attempt 2 fails, retry planned
 
     recorded = notification_attempt_record(
@@ -482,7 +462,7 @@ def test_a_late_outcome_from_an_attempt_that_outlived_its_lease_does_not_overwri
 
 def fail_for_good(model, receiver):
     breach(model)
-    receiver.status = 500
+    receiver.answers = [500]
     at = timezone.now()
     for _ in range(5):
         notifications_deliver(now=at)
@@ -496,7 +476,7 @@ def test_the_owner_replays_a_failed_webhook_from_the_admin_with_the_same_event_i
     loan_model, paged_rule, receiver, owner, owner_client, django_capture_on_commit_callbacks
 ):
     hook = fail_for_good(loan_model, receiver)
-    receiver.status = 200
+    receiver.answers = [200]
     OrmQ.objects.all().delete()
 
     with django_capture_on_commit_callbacks(execute=True):

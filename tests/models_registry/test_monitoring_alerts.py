@@ -30,17 +30,25 @@ from models_registry.monitoring.alerts import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def violation_rule(loan_model):
-    return AlertRule.objects.create(
-        model=loan_model,
+def rule_for(model, **fields) -> AlertRule:
+    """Contract violations above 5% over four hours, once 100 predictions are in (unsaved)."""
+    return AlertRule(
+        model=model,
         name="Contract violations above 5%",
         metric=AlertMetric.CONTRACT_VIOLATION_RATE,
         comparison=Comparison.GT,
         threshold=0.05,
         window_seconds=4 * 3600,
         min_sample_size=100,
+        **fields,
     )
+
+
+@pytest.fixture
+def violation_rule(loan_model):
+    rule = rule_for(loan_model)
+    rule.save()
+    return rule
 
 
 def snapshot(model, start, *, volume, violating):

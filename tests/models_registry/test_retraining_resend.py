@@ -91,8 +91,8 @@ def test_the_owner_sends_it_again_after_the_automatic_attempts_gave_up(
     assert response["Location"] == page_url(gave_up)
 
     # The pipeline got the same signed request, under the same event id, a third time.
-    assert len(webhook.calls) == 3
-    first, again = webhook.calls[0], webhook.calls[-1]
+    assert len(webhook.requests) == 3
+    first, again = webhook.requests[0], webhook.requests[-1]
     assert again["headers"][EVENT_ID_HEADER] == f"retraining-request-{gave_up.pk}"
     assert again["headers"][EVENT_ID_HEADER] == first["headers"][EVENT_ID_HEADER]
     assert signature_verify(SECRET, again["body"], again["headers"][SIGNATURE_HEADER])
@@ -170,12 +170,12 @@ def test_a_resend_replaces_the_waiting_automatic_retry(
 
     # A task of the replaced round that was already handed out changes nothing...
     assert tasks.pipeline_notify(request.pk, 2, 0) == "not delivered"
-    assert len(webhook.calls) == 1
+    assert len(webhook.requests) == 1
     # ...the new round delivers.
     assert tasks.pipeline_notify(request.pk, 1, 1) == "delivered"
     request.refresh_from_db()
     assert request.status == RetrainingStatus.TRAINING
-    assert len(webhook.calls) == 2
+    assert len(webhook.requests) == 2
 
 
 # --- Refusals, with their reason ---------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_it_is_refused_once_the_pipeline_acknowledged(client, owner, acknowledge
     response = client.post(resend_url(acknowledged))
     assert response.status_code == 409
     assert "The pipeline already acknowledged this request" in response.content.decode()
-    assert len(webhook.calls) == 1
+    assert len(webhook.requests) == 1
     assert not AuditEvent.objects.filter(action="retraining.pipeline_resend_requested").exists()
 
 
@@ -206,7 +206,7 @@ def test_it_is_refused_for_a_closed_request(client, owner, gave_up, webhook):
     response = client.post(resend_url(gave_up))
     assert response.status_code == 409
     assert "is cancelled; a closed request is not sent" in response.content.decode()
-    assert len(webhook.calls) == 2
+    assert len(webhook.requests) == 2
 
 
 def test_it_waits_for_the_labels_that_trigger_the_first_delivery(owner, loan_model, webhook):
@@ -225,7 +225,7 @@ def test_a_compliance_officer_gets_403_and_a_reviewer_too(
         response = client.post(resend_url(gave_up))
         assert response.status_code == 403, person
         assert "owner or backup owner may send" in response.content.decode()
-    assert len(webhook.calls) == 2
+    assert len(webhook.requests) == 2
     assert not AuditEvent.objects.filter(action="retraining.pipeline_resend_requested").exists()
 
 
@@ -234,7 +234,7 @@ def test_an_outsider_gets_404_like_the_other_actions(client, outsider, gave_up, 
     assert client.post(resend_url(gave_up)).status_code == 404
     client.logout()
     assert client.post(resend_url(gave_up))["Location"].startswith("/accounts/login/")
-    assert len(webhook.calls) == 2
+    assert len(webhook.requests) == 2
 
 
 # --- The request page ----------------------------------------------------------------------
@@ -292,7 +292,7 @@ def test_the_api_sends_it_again_for_an_owner(owner, gave_up, webhook, tasks_inli
         response = api.post(api_resend_url(gave_up))
     assert response.status_code == 202, response.content
     assert response.json()["id"] == gave_up.pk
-    assert len(webhook.calls) == 3
+    assert len(webhook.requests) == 3
     gave_up.refresh_from_db()
     assert gave_up.status == RetrainingStatus.TRAINING
 

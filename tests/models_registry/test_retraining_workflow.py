@@ -72,7 +72,7 @@ def test_the_whole_path_from_the_button_to_promotion(
     assert request.labels_rows == 4
 
     # The pipeline got a signed POST naming the request and where its labels are.
-    call = receiver.calls[0]
+    call = receiver.requests[0]
     assert signature_verify("whsec-test", call["body"], call["headers"][SIGNATURE_HEADER])
     assert not signature_verify("wrong", call["body"], call["headers"][SIGNATURE_HEADER])
     assert call["headers"]["Countersign-Event-Id"] == f"retraining-request-{request.pk}"
@@ -231,7 +231,7 @@ def test_a_failed_webhook_is_recorded_and_retried_later(
         assert tasks.pipeline_notify(request.pk, 3) == "delivered"  # idempotent
     request.refresh_from_db()
     assert request.status == RetrainingStatus.TRAINING
-    assert len(receiver.calls) == 2
+    assert len(receiver.requests) == 2
     failed = AuditEvent.objects.get(action="retraining.pipeline_notification_failed")
     assert failed.payload["will_retry"] is True
 
@@ -268,7 +268,7 @@ def test_automatic_retries_stop_once_the_pipeline_registered_its_candidate(
     loan_model.save()
     with tasks_inline():
         request = open_request_now(owner, loan_model)
-    assert len(receiver.calls) == 1  # failed; attempt 2 is scheduled
+    assert len(receiver.requests) == 1  # failed; attempt 2 is scheduled
     registered = pipeline_client.post(
         VERSIONS_URL, candidate_body("v2", request_id=request.pk), format="json"
     )
@@ -278,7 +278,7 @@ def test_automatic_retries_stop_once_the_pipeline_registered_its_candidate(
 
     with tasks_inline():
         assert tasks.pipeline_notify(request.pk, 2) == "not delivered"
-    assert len(receiver.calls) == 1  # nothing posted again
+    assert len(receiver.requests) == 1  # nothing posted again
     assert not AuditEvent.objects.filter(
         action="retraining.pipeline_notification_failed", payload__attempt=2
     ).exists()
