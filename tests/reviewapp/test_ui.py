@@ -97,6 +97,19 @@ def test_approving_records_the_decision_and_opens_the_next_item(staffed_model, r
     assert Decision.objects.get(prediction=first.prediction).action == "approve"
 
 
+def test_deciding_a_decided_item_again_says_so_and_changes_nothing(staffed_model, reviewer):
+    item = make_item(staffed_model)
+    client = client_for(reviewer)
+    client.post("/review/next/")
+    client.post(f"/review/items/{item.pk}/", {"action": "approve"})
+
+    again = client.post(f"/review/items/{item.pk}/", {"action": "reject", "comment": "oops"})
+
+    assert again.status_code == 400
+    assert "This item has already been decided." in again.content.decode()
+    assert Decision.objects.get(prediction=item.prediction).action == "approve"
+
+
 def test_the_last_decision_returns_to_the_queue(staffed_model, reviewer):
     item = make_item(staffed_model)
     client = client_for(reviewer)
