@@ -38,6 +38,21 @@ class Case:
     settings: dict = field(default_factory=dict)
 
 
+def statuses(
+    *, owner: int, backup: int, other_reviewer: int, compliance: int, other_key=302, anonymous=302
+) -> dict[str, int]:
+    """A row's expected status per role. The two signed-out callers default to 302: a page
+    sends them to the login page (API rows say 401 and what the key gets)."""
+    return {
+        "owner": owner,
+        "backup": backup,
+        "other_reviewer": other_reviewer,
+        "compliance": compliance,
+        "other_key": other_key,
+        "anonymous": anonymous,
+    }
+
+
 def client_for(role, world):
     client = APIClient()
     if role in world["users"]:

@@ -6,7 +6,12 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from reviewapp.models import WebhookDelivery
 from tests.audit.conftest import grant_role
-from tests.permissions.matrix import Case, assert_each_role_gets_what_it_should, client_for
+from tests.permissions.matrix import (
+    Case,
+    assert_each_role_gets_what_it_should,
+    client_for,
+    statuses,
+)
 from tests.reviewapp.review_items import make_item
 
 CASES = [
@@ -14,69 +19,34 @@ CASES = [
         "admin: models list",
         "get",
         "/admin/models_registry/mlmodel/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 302,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=302, compliance=200),
         must_show={"owner": "loan-default", "compliance": "claim-fraud"},
     ),
     Case(
         "admin: someone else's model",
         "get",
         "/admin/models_registry/mlmodel/{fraud}/change/",
-        {
-            "owner": 302,
-            "backup": 302,
-            "other_reviewer": 302,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=302, backup=302, other_reviewer=302, compliance=200),
         leaks="claim-fraud",
     ),
     Case(
         "admin: own model",
         "get",
         "/admin/models_registry/mlmodel/{loan}/change/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 302,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=302, compliance=200),
         must_show={"owner": 'name="_save"'},
     ),
     Case(
         "admin: own model history",
         "get",
         "/admin/models_registry/mlmodel/{loan}/history/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 302,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=302, compliance=200),
     ),
     Case(
         "admin: change an audit event",
         "post",
         "/admin/audit/auditevent/{event}/change/",
-        {
-            "owner": 403,
-            "backup": 403,
-            "other_reviewer": 302,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=403, backup=403, other_reviewer=302, compliance=403),
         body={"action": "forged"},
         leaks="forged",
     ),
@@ -84,14 +54,7 @@ CASES = [
         "admin: add an audit event",
         "get",
         "/admin/audit/auditevent/add/",
-        {
-            "owner": 403,
-            "backup": 403,
-            "other_reviewer": 302,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=403, backup=403, other_reviewer=302, compliance=403),
     ),
 ]
 

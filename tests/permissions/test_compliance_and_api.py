@@ -2,7 +2,12 @@
 
 import pytest
 
-from tests.permissions.matrix import EXPORT_DATA, Case, assert_each_role_gets_what_it_should
+from tests.permissions.matrix import (
+    EXPORT_DATA,
+    Case,
+    assert_each_role_gets_what_it_should,
+    statuses,
+)
 
 PREDICTION = {
     "external_id": "matrix-1",
@@ -17,54 +22,28 @@ CASES = [
         "compliance page",
         "get",
         "/compliance/",
-        {
-            "owner": 403,
-            "backup": 403,
-            "other_reviewer": 403,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=403, backup=403, other_reviewer=403, compliance=200),
         must_show={"compliance": "Compliance exports"},
     ),
     Case(
         "compliance export detail",
         "get",
         "/compliance/exports/{export}/",
-        {
-            "owner": 403,
-            "backup": 403,
-            "other_reviewer": 403,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=403, backup=403, other_reviewer=403, compliance=200),
     ),
     Case(
         "compliance export download",
         "get",
         "/compliance/exports/{export}/download",
-        {
-            "owner": 403,
-            "backup": 403,
-            "other_reviewer": 403,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=403, backup=403, other_reviewer=403, compliance=200),
     ),
     Case(
         "exports list",
         "get",
         "/api/v1/exports",
-        {
-            "owner": 403,
-            "backup": 403,
-            "other_reviewer": 403,
-            "compliance": 200,
-            "other_key": 200,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=403, backup=403, other_reviewer=403, compliance=200, other_key=200, anonymous=401
+        ),
         must_show={"compliance": "loan-default"},
         leaks=EXPORT_DATA,
     ),
@@ -72,81 +51,51 @@ CASES = [
         "export request for loan-default",
         "post",
         "/api/v1/exports",
-        {
-            "owner": 403,
-            "backup": 403,
-            "other_reviewer": 403,
-            "compliance": 202,
-            "other_key": 403,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=403, backup=403, other_reviewer=403, compliance=202, other_key=403, anonymous=401
+        ),
         body={"kind": "events", "format": "csv", "models": ["loan-default"]},
     ),
     Case(
         "export detail",
         "get",
         "/api/v1/exports/{export}",
-        {
-            "owner": 403,
-            "backup": 403,
-            "other_reviewer": 403,
-            "compliance": 200,
-            "other_key": 404,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=403, backup=403, other_reviewer=403, compliance=200, other_key=404, anonymous=401
+        ),
     ),
     Case(
         "export download",
         "get",
         "/api/v1/exports/{export}/download",
-        {
-            "owner": 403,
-            "backup": 403,
-            "other_reviewer": 403,
-            "compliance": 200,
-            "other_key": 404,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=403, backup=403, other_reviewer=403, compliance=200, other_key=404, anonymous=401
+        ),
     ),
     Case(
         "export manifest",
         "get",
         "/api/v1/exports/{export}/manifest",
-        {
-            "owner": 403,
-            "backup": 403,
-            "other_reviewer": 403,
-            "compliance": 200,
-            "other_key": 404,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=403, backup=403, other_reviewer=403, compliance=200, other_key=404, anonymous=401
+        ),
     ),
     Case(
         "model detail (API)",
         "get",
         "/api/v1/models/loan-default",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 403,
-            "compliance": 200,
-            "other_key": 403,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=200, backup=200, other_reviewer=403, compliance=200, other_key=403, anonymous=401
+        ),
     ),
     Case(
         "send a prediction (API)",
         "post",
         "/api/v1/models/loan-default/predictions",
         # The backup owner sends the same prediction again: a replay, answered 200.
-        {
-            "owner": 201,
-            "backup": 200,
-            "other_reviewer": 403,
-            "compliance": 403,
-            "other_key": 403,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=201, backup=200, other_reviewer=403, compliance=403, other_key=403, anonymous=401
+        ),
         body=PREDICTION,
     ),
 ]

@@ -2,7 +2,13 @@
 
 import pytest
 
-from tests.permissions.matrix import SECRET, SLUG, Case, assert_each_role_gets_what_it_should
+from tests.permissions.matrix import (
+    SECRET,
+    SLUG,
+    Case,
+    assert_each_role_gets_what_it_should,
+    statuses,
+)
 
 CASES = [
     # --- Monitoring (docs/monitoring.md): whoever may read the model sees its dashboard; only
@@ -11,14 +17,7 @@ CASES = [
         "monitoring overview",
         "get",
         "/models/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 200,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=200, compliance=200),
         leaks=SLUG,
         blind=("other_reviewer",),
         must_show={"owner": SECRET, "compliance": SECRET, "other_reviewer": "Claim fraud"},
@@ -27,14 +26,7 @@ CASES = [
         "model dashboard",
         "get",
         "/models/loan-default/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 403,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=403, compliance=200),
         must_show={"owner": SECRET, "backup": SECRET, "compliance": SECRET},
     ),
     Case(
@@ -42,27 +34,13 @@ CASES = [
         "post",
         "/models/loan-default/alerts/{alert}/acknowledge/",
         # Done or refused (already acknowledged), the owners go back to the dashboard.
-        {
-            "owner": 302,
-            "backup": 302,
-            "other_reviewer": 403,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=302, backup=302, other_reviewer=403, compliance=403),
     ),
     Case(
         "resolve an alert",
         "post",
         "/models/loan-default/alerts/{alert}/resolve/",
-        {
-            "owner": 302,
-            "backup": 302,
-            "other_reviewer": 403,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=302, backup=302, other_reviewer=403, compliance=403),
         body={"note": "retrained"},
     ),
     Case(
@@ -70,14 +48,9 @@ CASES = [
         "get",
         "/api/v1/models/loan-default/versions/v1/baseline",
         # The owners' and the pipeline's (docs/monitoring.md); compliance reads it in the admin.
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 403,
-            "compliance": 403,
-            "other_key": 403,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=200, backup=200, other_reviewer=403, compliance=403, other_key=403, anonymous=401
+        ),
         must_show={"owner": "train.csv"},
     ),
     Case(
@@ -85,14 +58,9 @@ CASES = [
         "get",
         "/metrics",
         # Documented as open unless METRICS_TOKEN is set (docs/monitoring.md, section 6).
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 200,
-            "compliance": 200,
-            "other_key": 200,
-            "anonymous": 200,
-        },
+        statuses(
+            owner=200, backup=200, other_reviewer=200, compliance=200, other_key=200, anonymous=200
+        ),
         must_show={"anonymous": "countersign_review_queue_depth"},
     ),
     Case(
@@ -100,14 +68,9 @@ CASES = [
         "get",
         "/metrics",
         # Only the scraper's token opens it: neither a session nor a service key does.
-        {
-            "owner": 401,
-            "backup": 401,
-            "other_reviewer": 401,
-            "compliance": 401,
-            "other_key": 401,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=401, backup=401, other_reviewer=401, compliance=401, other_key=401, anonymous=401
+        ),
         leaks=SLUG,
         settings={"METRICS_TOKEN": "scraper-token"},
     ),

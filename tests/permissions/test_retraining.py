@@ -2,7 +2,13 @@
 
 import pytest
 
-from tests.permissions.matrix import SECRET, SLUG, Case, assert_each_role_gets_what_it_should
+from tests.permissions.matrix import (
+    SECRET,
+    SLUG,
+    Case,
+    assert_each_role_gets_what_it_should,
+    statuses,
+)
 
 CASES = [
     # --- Retraining (docs/retraining.md): pages for whoever may read the model; requesting,
@@ -12,14 +18,7 @@ CASES = [
         "model's retraining page",
         "get",
         "/models/loan-default/retraining/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 404,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=404, compliance=200),
         must_show={"owner": SECRET, "compliance": SECRET},
     ),
     Case(
@@ -27,14 +26,7 @@ CASES = [
         "post",
         "/models/loan-default/retraining/",
         # The owners may, but one request is open already: 409.
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=409, backup=409, other_reviewer=404, compliance=403),
         body={"reason": "drift on income"},
         may_read=("compliance",),
     ),
@@ -43,14 +35,7 @@ CASES = [
         "post",
         "/models/loan-default/retraining/rollback",
         # The owners may, but there is no promotion to undo: 409.
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=409, backup=409, other_reviewer=404, compliance=403),
         body={"reason": "the new version misbehaves"},
         may_read=("compliance",),
     ),
@@ -58,14 +43,7 @@ CASES = [
         "retraining inbox",
         "get",
         "/retraining/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 200,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=200, compliance=200),
         leaks=SLUG,
         blind=("other_reviewer",),
         must_show={"owner": SLUG},
@@ -74,14 +52,7 @@ CASES = [
         "retraining request page",
         "get",
         "/retraining/{retraining}/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 404,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=404, compliance=200),
         leaks=SLUG,
         must_show={"owner": "drift on income", "compliance": "drift on income"},
     ),
@@ -90,14 +61,7 @@ CASES = [
         "post",
         "/retraining/{retraining}/sign",
         # Members reach the status check (no candidate awaits sign-off yet): 409.
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=409, backup=409, other_reviewer=404, compliance=403),
         body={"decision": "reject", "comment": "not convinced"},
         leaks=SLUG,
         may_read=("compliance",),
@@ -106,14 +70,7 @@ CASES = [
         "promote a candidate",
         "post",
         "/retraining/{retraining}/promote",
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=409, backup=409, other_reviewer=404, compliance=403),
         leaks=SLUG,
         may_read=("compliance",),
     ),
@@ -121,14 +78,7 @@ CASES = [
         "start validation",
         "post",
         "/retraining/{retraining}/validate",
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=409, backup=409, other_reviewer=404, compliance=403),
         leaks=SLUG,
         may_read=("compliance",),
     ),
@@ -137,14 +87,7 @@ CASES = [
         "post",
         "/retraining/{retraining}/cancel",
         # The owner cancels it; by the backup owner's turn it is cancelled already: 409.
-        {
-            "owner": 302,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=302, backup=409, other_reviewer=404, compliance=403),
         body={"reason": "no longer needed"},
         leaks=SLUG,
         may_read=("compliance",),
@@ -154,14 +97,7 @@ CASES = [
         "post",
         "/retraining/{retraining}/resend",
         # Its operators may, but loan-default has no pipeline webhook: refused with the reason.
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 403,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=409, backup=409, other_reviewer=404, compliance=403),
         leaks=SLUG,
         may_read=("owner", "backup", "compliance"),
     ),
@@ -169,14 +105,9 @@ CASES = [
         "retraining requests (API)",
         "get",
         "/api/v1/retraining-requests",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 200,
-            "compliance": 200,
-            "other_key": 200,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=200, backup=200, other_reviewer=200, compliance=200, other_key=200, anonymous=401
+        ),
         leaks=SLUG,
         blind=("other_reviewer", "other_key"),
         must_show={"owner": SLUG, "compliance": SLUG},
@@ -185,14 +116,9 @@ CASES = [
         "retraining request (API)",
         "get",
         "/api/v1/retraining-requests/{retraining}",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 404,
-            "compliance": 200,
-            "other_key": 404,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=200, backup=200, other_reviewer=404, compliance=200, other_key=404, anonymous=401
+        ),
         leaks=SLUG,
     ),
     Case(
@@ -200,42 +126,27 @@ CASES = [
         "get",
         "/api/v1/retraining-requests/{retraining}/labels",
         # Raw inputs: the pipeline, owners and approvers only. Not written yet: 409.
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 403,
-            "other_key": 404,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=409, backup=409, other_reviewer=404, compliance=403, other_key=404, anonymous=401
+        ),
         leaks=SLUG,
     ),
     Case(
         "start validation (API)",
         "post",
         "/api/v1/retraining-requests/{retraining}/validate",
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 403,
-            "other_key": 404,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=409, backup=409, other_reviewer=404, compliance=403, other_key=404, anonymous=401
+        ),
         leaks=SLUG,
     ),
     Case(
         "send to the pipeline again (API)",
         "post",
         "/api/v1/retraining-requests/{retraining}/resend",
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 403,
-            "other_key": 404,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=409, backup=409, other_reviewer=404, compliance=403, other_key=404, anonymous=401
+        ),
         leaks=SLUG,
     ),
     Case(
@@ -243,14 +154,9 @@ CASES = [
         "post",
         "/api/v1/models/loan-default/versions",
         # The owners may, but v1 exists: 409.
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 403,
-            "compliance": 403,
-            "other_key": 403,
-            "anonymous": 401,
-        },
+        statuses(
+            owner=409, backup=409, other_reviewer=403, compliance=403, other_key=403, anonymous=401
+        ),
         body={
             "label": "v1",
             "artifact_uri": "s3://models/loan-default/v1.pkl",

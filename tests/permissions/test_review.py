@@ -2,7 +2,13 @@
 
 import pytest
 
-from tests.permissions.matrix import SECRET, SLUG, Case, assert_each_role_gets_what_it_should
+from tests.permissions.matrix import (
+    SECRET,
+    SLUG,
+    Case,
+    assert_each_role_gets_what_it_should,
+    statuses,
+)
 
 CASES = [
     # --- The reviewer UI (docs/review.md): a model's reviewers, owner and backup owner work
@@ -11,14 +17,7 @@ CASES = [
         "review queue",
         "get",
         "/review/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 200,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=200, compliance=200),
         leaks=SLUG,
         blind=("other_reviewer",),
         must_show={"owner": SECRET, "other_reviewer": "Claim fraud"},
@@ -27,14 +26,7 @@ CASES = [
         "review item page",
         "get",
         "/review/items/{item}/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 404,
-            "compliance": 404,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=404, compliance=404),
         leaks=SLUG,
         must_show={"owner": SECRET, "backup": SECRET},
     ),
@@ -43,14 +35,7 @@ CASES = [
         "post",
         "/review/items/{item}/",
         # Members reach the form, which wants an action: 400.
-        {
-            "owner": 400,
-            "backup": 400,
-            "other_reviewer": 404,
-            "compliance": 404,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=400, backup=400, other_reviewer=404, compliance=404),
         leaks=SLUG,
     ),
     Case(
@@ -58,14 +43,7 @@ CASES = [
         "post",
         "/review/items/{item}/renew/",
         # Members reach the lease check: nobody holds the item, so nobody may renew it.
-        {
-            "owner": 409,
-            "backup": 409,
-            "other_reviewer": 404,
-            "compliance": 404,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=409, backup=409, other_reviewer=404, compliance=404),
         leaks=SLUG,
     ),
     Case(
@@ -73,28 +51,14 @@ CASES = [
         "post",
         "/review/items/{item}/release/",
         # Members are sent back to the queue (nothing to hand back).
-        {
-            "owner": 302,
-            "backup": 302,
-            "other_reviewer": 404,
-            "compliance": 404,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=302, backup=302, other_reviewer=404, compliance=404),
         leaks=SLUG,
     ),
     Case(
         "my review figures",
         "get",
         "/review/me/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 200,
-            "compliance": 200,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=200, compliance=200),
         leaks=SLUG,
         blind=("other_reviewer", "compliance"),
     ),
@@ -102,14 +66,7 @@ CASES = [
         "team figures",
         "get",
         "/review/team/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 404,
-            "compliance": 404,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=404, compliance=404),
         leaks=SLUG,
         must_show={"owner": SLUG, "backup": SLUG},
     ),
@@ -117,14 +74,7 @@ CASES = [
         "webhook deliveries",
         "get",
         "/review/deliveries/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 404,
-            "compliance": 404,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=404, compliance=404),
         leaks=SLUG,
         must_show={"owner": SLUG, "backup": SLUG},
     ),
@@ -132,14 +82,7 @@ CASES = [
         "one webhook delivery",
         "get",
         "/review/deliveries/{delivery}/",
-        {
-            "owner": 200,
-            "backup": 200,
-            "other_reviewer": 404,
-            "compliance": 404,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=200, backup=200, other_reviewer=404, compliance=404),
         leaks=SLUG,
         must_show={"owner": SLUG},
     ),
@@ -147,14 +90,7 @@ CASES = [
         "replay a webhook delivery",
         "post",
         "/review/deliveries/{delivery}/replay/",
-        {
-            "owner": 302,
-            "backup": 302,
-            "other_reviewer": 404,
-            "compliance": 404,
-            "other_key": 302,
-            "anonymous": 302,
-        },
+        statuses(owner=302, backup=302, other_reviewer=404, compliance=404),
         leaks=SLUG,
     ),
 ]
