@@ -35,7 +35,8 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"receiver down")
+                if status < 300:
+                    self.wfile.write(b"ok")
 
             def log_message(self, *args):
                 pass

@@ -14,12 +14,10 @@ carry a ``Countersign-Event-Id``; id and body stay the same on every retry and r
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import requests
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -530,34 +528,21 @@ class Outcome:
 def _post_webhook(n: AlertNotification) -> Outcome:
     """One POST of the stored body, signed like decision callbacks; a non-2xx answer is a
     failed attempt."""
-    body = json.dumps(n.payload, sort_keys=True, separators=(",", ":")).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "Countersign-Webhook/1",
-        webhooks.EVENT_ID_HEADER: str(n.event_id),
-    }
-    secret = n.alert.rule.webhook_secret
-    if secret:
-        headers[webhooks.SIGNATURE_HEADER] = webhooks.sign(secret, body)
-    else:
+    secret = n.alert.rule.webhook_secret or None
+    if secret is None:
         logger.warning(
             "alert webhook %s (rule %s) sent unsigned: the rule has no webhook secret",
             n.event_id,
             n.alert.rule_id,
         )
-    response = requests.post(
-        n.recipient,
-        data=body,
-        headers=headers,
+    result = webhooks.signed_post(
+        url=n.recipient,
+        payload=n.payload,
+        event_id=str(n.event_id),
+        secret=secret,
         timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-        allow_redirects=False,
     )
-    if not 200 <= response.status_code < 300:
-        return Outcome(
-            error=f"HTTP {response.status_code}: {response.text[:200]}",
-            status_code=response.status_code,
-        )
-    return Outcome(status_code=response.status_code)
+    return Outcome(error=result.error, status_code=result.status_code)
 
 
 def _send_email(n: AlertNotification) -> Outcome:

@@ -57,6 +57,7 @@ from models_registry.retraining.selectors import (
     user_may_request,
 )
 from models_registry.services import version_activate
+from reviewapp.services import webhooks
 
 TASKS = "models_registry.retraining.tasks"
 
@@ -262,11 +263,12 @@ def retraining_pipeline_notify(
         return False
     if resend < request.pipeline_round:
         return False
-    delivery = notifications.webhook_post(
+    delivery = webhooks.signed_post(
         url=model.pipeline_webhook_url,
-        secret=model.pipeline_webhook_secret,
         payload=pipeline_payload(request),
         event_id=f"retraining-request-{request.pk}",
+        secret=model.pipeline_webhook_secret or None,
+        timeout=settings.RETRAINING_WEBHOOK_TIMEOUT_SECONDS,
     )
     actor = Actor.system("pipeline webhook")
     with transaction.atomic():

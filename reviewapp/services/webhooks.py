@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
@@ -67,8 +68,46 @@ def verify(secret: str, body: bytes, header: str, tolerance_seconds: int = 300, 
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def body_bytes(delivery: WebhookDelivery) -> bytes:
-    return json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
+@dataclass(frozen=True)
+class PostResult:
+    """How one POST went: ``error`` is empty when the receiver answered 2xx;
+    ``status_code`` is None when it did not answer at all."""
+
+    status_code: int | None
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def signed_post(
+    *, url: str, payload: dict, event_id: str, secret: str | None, timeout: float
+) -> PostResult:
+    """One POST of ``payload`` as compact, key-sorted JSON with ``Countersign-Event-Id`` and,
+    when there is a secret, ``Countersign-Signature``. Every outbound webhook goes through
+    here: decision callbacks, alert webhooks and the retraining pipeline. Redirects are not
+    followed (they count as failures); it never raises for a network failure."""
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Countersign-Webhook/1",
+        EVENT_ID_HEADER: event_id,
+    }
+    if secret is not None:
+        headers[SIGNATURE_HEADER] = sign(secret, body)
+    try:
+        response = requests.post(
+            url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+        )
+    except requests.RequestException as exc:
+        return PostResult(None, f"{type(exc).__name__}: {exc}"[:500])
+    if 200 <= response.status_code < 300:
+        return PostResult(response.status_code, "")
+    answer = response.text[:200]
+    return PostResult(
+        response.status_code, f"HTTP {response.status_code}" + (f": {answer}" if answer else "")
+    )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -134,32 +173,16 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
     delivery = _claim_attempt(delivery_id, started)
     if delivery is None:
         return None
-    body = body_bytes(delivery)
-    secret = delivery.model.callback_secret or ""
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "Countersign-Webhook/1",
-        SIGNATURE_HEADER: sign(secret, body),
-        EVENT_ID_HEADER: str(delivery.event_id),
-    }
-    status_code = None
-    error = ""
     clock = time.monotonic()
-    try:
-        response = requests.post(
-            delivery.url,
-            data=body,
-            headers=headers,
-            timeout=_setting("WEBHOOK_TIMEOUT_SECONDS", 10),
-            allow_redirects=False,
-        )
-        status_code = response.status_code
-        if not 200 <= status_code < 300:
-            error = f"HTTP {status_code}: {response.text[:200]}"
-    except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+    result = signed_post(
+        url=delivery.url,
+        payload=delivery.payload,
+        event_id=str(delivery.event_id),
+        secret=delivery.model.callback_secret or "",
+        timeout=_setting("WEBHOOK_TIMEOUT_SECONDS", 10),
+    )
     duration_ms = int((time.monotonic() - clock) * 1000)
-    return _attempt_record(delivery, status_code, error, duration_ms)
+    return _attempt_record(delivery, result.status_code, result.error, duration_ms)
 
 
 @transaction.atomic
